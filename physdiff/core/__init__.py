@@ -1,0 +1,8 @@
+"""Leaf layer: the exception type and argument checks. Depends on torch only."""
+
+from ._errors import PhysdiffError as PhysdiffError
+from ._validation import as_spacing as as_spacing
+from ._validation import check_field as check_field
+from ._validation import check_ndim as check_ndim
+
+__all__ = ["PhysdiffError", "as_spacing", "check_field", "check_ndim"]

@@ -1,0 +1,1 @@
+"""Time integrators (filled in by the integrators work)."""
