@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
@@ -110,20 +111,17 @@ class SparseKernel:
         raise PhysdiffError(f"method: expected one of {METHODS}, got {method!r}.")
 
     def _apply_shift(self, padded: torch.Tensor) -> torch.Tensor:
-        pads = self.pad_widths
-        sizes = [padded.shape[2 + a] - lo - hi for a, (lo, hi) in enumerate(pads)]
-        out = None
-        for offset, weight in self.points:
-            index = (Ellipsis,) + tuple(
-                slice(lo + o, lo + o + n) for o, (lo, _), n in zip(offset, pads, sizes)
-            )
-            term = padded[index]
-            # The first term allocates the result; the rest accumulate in place
-            # (add_ with alpha is one fused pass, and autograd allows it here
-            # because mul by a Python scalar saves nothing for backward).
-            out = term * weight if out is None else out.add_(term, alpha=weight)
-        if out is None:
-            out = padded.new_zeros(padded.shape[:2] + tuple(sizes))
+        terms = _shift_plan(self, tuple(padded.shape[2:]))
+        if not terms:
+            sizes = [n - lo - hi for n, (lo, hi) in zip(padded.shape[2:], self.pad_widths)]
+            return padded.new_zeros(padded.shape[:2] + tuple(sizes))
+        index, weight = terms[0]
+        # The first term allocates the result; the rest accumulate in place
+        # (add_ with alpha is one fused pass, and autograd allows it here
+        # because mul by a Python scalar saves nothing for backward).
+        out = padded[index] * weight
+        for index, weight in terms[1:]:
+            out.add_(padded[index], alpha=weight)
         return out
 
     def _apply_conv(self, padded: torch.Tensor) -> torch.Tensor:
@@ -132,3 +130,19 @@ class SparseKernel:
         flat = padded.reshape(batch * channels, 1, *padded.shape[2:])
         out = _CONV[self.ndim](flat, kernel)
         return out.reshape(batch, channels, *out.shape[2:])
+
+
+@lru_cache(maxsize=256)
+def _shift_plan(kernel: SparseKernel, padded_shape: tuple[int, ...]) -> tuple[tuple[tuple, float], ...]:
+    """Slice index and weight of every term, built once per (kernel, shape): the hot
+    loop then does no Python-level index arithmetic."""
+    pads = kernel.pad_widths
+    sizes = [n - lo - hi for n, (lo, hi) in zip(padded_shape, pads)]
+    plan = []
+    for offset, weight in kernel.points:
+        index = (Ellipsis,) + tuple(slice(lo + o, lo + o + n) for o, (lo, _), n in zip(offset, pads, sizes))
+        plan.append((index, weight))
+    # Start from the largest-magnitude weight (the centre for a Laplacian), which
+    # is the natural term to allocate the result with.
+    plan.sort(key=lambda term: -abs(term[1]))
+    return tuple(plan)
