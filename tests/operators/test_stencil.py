@@ -153,3 +153,38 @@ def test_stencil_is_frozen():
     stencil = Stencil.central(1, 2)
     with pytest.raises(AttributeError):
         stencil.accuracy = 3
+
+
+# ------------------------------------------------------------- observed order
+# Evaluated in 130-digit arithmetic so round-off (eps / h^d) cannot hide the
+# truncation error: the observed order must equal the computed accuracy.
+_X = sympy.Symbol("x")
+_F = sympy.exp(sympy.sin(_X)) + sympy.cos(3 * _X) / 5
+_X0 = sympy.Rational(3, 10)
+_DIGITS = 130
+
+
+def _observed_order(stencil: Stencil, h0: sympy.Rational) -> float:
+    exact = sympy.diff(_F, _X, stencil.derivative).subs(_X, _X0).evalf(_DIGITS)
+    errors = []
+    for h in (h0, h0 / 2):
+        samples = [_F.subs(_X, _X0 + s * h).evalf(_DIGITS) for s in stencil.offsets]
+        errors.append(abs(stencil.apply_exact(samples, h).evalf(_DIGITS) - exact))
+    return float(sympy.log(errors[0] / errors[1], 2))
+
+
+@settings(max_examples=25, deadline=None)
+@given(derivative=st.integers(1, 6), accuracy=st.integers(1, 8), kind=st.sampled_from(["central", "forward", "backward"]))
+def test_observed_order_matches_computed_accuracy(derivative, accuracy, kind):
+    stencil = getattr(Stencil, kind)(derivative, accuracy)
+    order = _observed_order(stencil, sympy.Rational(1, 2**20))
+    assert abs(order - stencil.accuracy) < 0.05, (stencil, order)
+
+
+@settings(max_examples=15, deadline=None)
+@given(offsets=st.lists(st.integers(-5, 5), min_size=3, max_size=8, unique=True), data=st.data())
+def test_observed_order_on_arbitrary_offsets(offsets, data):
+    derivative = data.draw(st.integers(1, len(offsets) - 1))
+    stencil = Stencil.from_offsets(derivative, offsets)
+    order = _observed_order(stencil, sympy.Rational(1, 2**20))
+    assert abs(order - stencil.accuracy) < 0.05, (stencil, order)
