@@ -10,29 +10,50 @@ import torch
 from ._errors import PhysdiffError
 
 
-def as_spacing(spacing: float | Sequence[float], ndim: int) -> tuple[float, ...]:
-    """Normalise ``spacing`` (one float, or one per axis) to a tuple of ``ndim`` floats.
+def positive_per_axis(
+    value: float | Sequence[float], ndim: int, what: str, meaning: str
+) -> tuple[float, ...]:
+    """Normalise one float, or one per axis, to ``ndim`` finite positive floats.
+
+    Args:
+        value: the user's argument.
+        ndim: number of spatial axes.
+        what: the argument's name, for the message.
+        meaning: one sentence saying what the quantity is, appended to range errors.
 
     Raises:
-        PhysdiffError: wrong length, or a spacing that is not finite and positive.
+        PhysdiffError: not numbers, the wrong count, or a value that is not finite and positive.
     """
-    if isinstance(spacing, (int, float)):
-        values = (float(spacing),) * ndim
+    if isinstance(value, bool):
+        raise PhysdiffError(f"{what}: expected a positive float (or one per axis), got the bool {value!r}.")
+    if isinstance(value, (int, float)):
+        values = (float(value),) * ndim
     else:
-        values = tuple(float(s) for s in spacing)
+        try:
+            values = tuple(float(v) for v in value)
+        except (TypeError, ValueError) as exc:
+            raise PhysdiffError(
+                f"{what}: expected one positive float or {ndim} floats (one per spatial axis), got {value!r}."
+            ) from exc
         if len(values) != ndim:
             raise PhysdiffError(
-                f"spacing: expected one float or {ndim} floats (one per spatial axis), "
-                f"got {len(values)} values {values}. Pass a single float for a uniform grid."
+                f"{what}: expected one float or {ndim} floats (one per spatial axis), "
+                f"got {len(values)} values {values}. Pass a single float to use it on every axis."
             )
-    for axis, h in enumerate(values):
-        if not math.isfinite(h) or h <= 0.0:
+    for axis, v in enumerate(values):
+        if not math.isfinite(v) or v <= 0.0:
             raise PhysdiffError(
-                f"spacing: expected a finite positive grid spacing on every axis, got {h!r} "
-                f"on axis {axis}. Grid spacing is the distance between neighbouring samples, "
-                "e.g. L / N on a periodic box of length L with N points."
+                f"{what}: expected a finite positive value on every axis, got {v!r} on axis {axis}. {meaning}"
             )
     return values
+
+
+def as_spacing(spacing: float | Sequence[float], ndim: int) -> tuple[float, ...]:
+    """Grid spacing: one float, or one per axis, each finite and positive."""
+    return positive_per_axis(
+        spacing, ndim, "spacing",
+        "Grid spacing is the distance between neighbouring samples, e.g. L / N on a periodic box of length L.",
+    )
 
 
 def check_field(u: torch.Tensor, ndim: int, name: str = "input") -> None:

@@ -44,7 +44,7 @@ from fractions import Fraction
 import torch
 from torch import nn
 
-from ..core import PhysdiffError, check_field, check_ndim
+from ..core import PhysdiffError, check_field, check_ndim, positive_per_axis
 
 __all__ = [
     "Dealias",
@@ -69,30 +69,10 @@ _symbol_cache: OrderedDict[tuple, torch.Tensor] = OrderedDict()
 
 def _as_lengths(length: float | Sequence[float], ndim: int, what: str = "length") -> tuple[float, ...]:
     """Box lengths (or measures), one float or one per axis, each finite and positive."""
-    if isinstance(length, bool):
-        raise PhysdiffError(f"{what}: expected a positive float (or one per axis), got the bool {length!r}.")
-    if isinstance(length, (int, float)):
-        values = (float(length),) * ndim
-    else:
-        try:
-            values = tuple(float(v) for v in length)
-        except (TypeError, ValueError) as exc:
-            raise PhysdiffError(
-                f"{what}: expected one positive float or {ndim} floats (one per spatial axis), "
-                f"got {length!r}. Pass e.g. {what}=2*math.pi for the box [0, 2 pi)."
-            ) from exc
-        if len(values) != ndim:
-            raise PhysdiffError(
-                f"{what}: expected one float or {ndim} floats (one per spatial axis), got {len(values)} "
-                f"values {values}. Pass a single float for a cubic box."
-            )
-    for axis, value in enumerate(values):
-        if not math.isfinite(value) or value <= 0.0:
-            raise PhysdiffError(
-                f"{what}: expected a finite positive box length on every axis, got {value!r} on axis {axis}. "
-                f"The box of axis a is [0, {what}[a]) sampled at x_j = j * {what}[a] / n_a."
-            )
-    return values
+    return positive_per_axis(
+        length, ndim, what,
+        f"The box of axis a is [0, {what}[a]) sampled at x_j = j * {what}[a] / n_a; e.g. {what}=2*math.pi.",
+    )
 
 
 def _check_real_field(u: torch.Tensor, ndim: int, name: str) -> None:
