@@ -17,6 +17,8 @@ ALLOWED = {
     "testing": {"core"},
     "solvers": {"core", "operators", "integrators"},
     "learners": {"core", "operators", "integrators"},
+    "data": {"core", "operators", "integrators", "solvers"},
+    "cli": {"core", "operators", "integrators", "solvers", "learners", "data", "testing"},
 }
 
 

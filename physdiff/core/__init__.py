@@ -1,9 +1,10 @@
 """Leaf layer: the exception type and argument checks. Depends on torch only."""
 
 from ._errors import PhysdiffError as PhysdiffError
+from ._grid import Grid as Grid
 from ._validation import as_spacing as as_spacing
 from ._validation import positive_per_axis as positive_per_axis
 from ._validation import check_field as check_field
 from ._validation import check_ndim as check_ndim
 
-__all__ = ["PhysdiffError", "as_spacing", "check_field", "check_ndim", "positive_per_axis"]
+__all__ = ["Grid", "PhysdiffError", "as_spacing", "check_field", "check_ndim", "positive_per_axis"]

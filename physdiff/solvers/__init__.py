@@ -1,7 +1,19 @@
 """Reference PDE solvers built from physdiff operators and integrators.
 
-Planned (issue: reference PDE solvers); this layer may import ``operators``,
-``integrators`` and ``core``.
+Every PDE is a right-hand-side module (:class:`PDE`) usable by any integrator;
+:func:`simulate` runs it. This layer imports only ``core``, ``operators`` and
+``integrators``.
 """
 
-__all__: list[str] = []
+from ._base import PDE as PDE
+from ._gray_scott import GrayScott as GrayScott
+from ._simulate import StateSink as StateSink
+from ._simulate import simulate as simulate
+
+__all__ = ["GrayScott", "PDE", "StateSink", "simulate"]
+
+# --- finite-difference PDEs: diffusion, Burgers, FitzHugh-Nagumo, lambda-omega ---
+
+# --- spectral PDEs: KdV, Navier-Stokes ---
+
+# --- sphere: shallow water ---
