@@ -13,6 +13,12 @@ from ._simulate import simulate as simulate
 __all__ = ["GrayScott", "PDE", "StateSink", "simulate"]
 
 # --- finite-difference PDEs: diffusion, Burgers, FitzHugh-Nagumo, lambda-omega ---
+from ._burgers import Burgers as Burgers
+from ._diffusion import Diffusion as Diffusion
+from ._fitzhugh_nagumo import FitzHughNagumo as FitzHughNagumo
+from ._lambda_omega import LambdaOmega as LambdaOmega
+
+__all__ += ["Burgers", "Diffusion", "FitzHughNagumo", "LambdaOmega"]
 
 # --- spectral PDEs: KdV, Navier-Stokes ---
 
