@@ -1,19 +1,169 @@
 """The ``physdiff`` command line: the only layer that reads argv.
 
-Subcommands:
+Subcommands (details in ``docs/cli.md``):
 
-* ``physdiff info``: versions of physdiff and its dependencies, and the available devices.
+* ``physdiff info [FILE.h5]``: versions and devices; with a file, its schema, shapes and provenance.
 * ``physdiff stencil D [ACCURACY] [--kind central|forward|backward] [--offsets=-1/2,1/2]``: print exact weights.
+* ``physdiff simulate PDE [--preset NAME] [--grid N] ... --out FILE.h5``: generate a trajectory file.
+* ``physdiff regenerate FILE.h5 --out NEW.h5``: rebuild a file from its provenance and compare.
+* ``physdiff plot FILE.h5 --out DIR``: PNG frames and a GIF of one trajectory.
+
+Names typed here (PDEs, presets, integrators, dtypes) become classes only in ``_registry.py``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+
+from physdiff.core import PhysdiffError
 
 
-def _info(_: argparse.Namespace) -> int:
+class _ProgressBar:
+    """``label [#####-----]  50% (2/4 steps)`` on stderr, redrawn in place, at most once per percent."""
+
+    def __init__(self, label: str, width: int = 30) -> None:
+        self.label, self.width, self._last, self._open = label, width, -1, False
+
+    def __call__(self, done: int, total: int) -> None:
+        percent = 100 * done // total
+        if percent == self._last and done != total:
+            return
+        self._last = percent
+        filled = self.width * done // total
+        bar = "#" * filled + "-" * (self.width - filled)
+        sys.stderr.write(f"\r{self.label} [{bar}] {percent:3d}% ({done}/{total} steps)")
+        self._open = done != total
+        if not self._open:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        """End a bar left unfinished (by an error), so the error message starts on its own line."""
+        if self._open:
+            sys.stderr.write("\n")
+            self._open = False
+
+
+@contextlib.contextmanager
+def _progress(quiet: bool, label: str) -> Iterator[_ProgressBar | None]:
+    bar = None if quiet else _ProgressBar(label)
+    try:
+        yield bar
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _grid(text: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
+    """``--grid 64`` (every axis) or ``--grid 64x32`` (one size per axis)."""
+    if text is None:
+        return default
+    try:
+        sizes = tuple(int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise PhysdiffError(f"--grid: expected N or N0xN1[xN2] (positive ints), got {text!r}.") from None
+    if len(sizes) == 1:
+        sizes = sizes * len(default)
+    if len(sizes) != len(default) or min(sizes) < 1:
+        raise PhysdiffError(
+            f"--grid: expected 1 or {len(default)} positive sizes for this {len(default)}D preset, got {text!r}."
+        )
+    return sizes
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from physdiff.data import generate
+
+    from . import _registry as registry
+
+    entry = registry.pde_entry(args.pde)
+    preset = entry.preset(args.preset)
+    shape = _grid(args.grid, preset.grid)
+    with _progress(args.quiet, f"{entry.name}/{preset.name}") as bar:
+        info = generate(
+            preset.build(shape), args.out, shape=shape, dt=preset.dt if args.dt is None else args.dt,
+            steps=preset.steps if args.steps is None else args.steps,
+            save_every=preset.save_every if args.save_every is None else args.save_every,
+            integrator=registry.integrator_class(args.integrator or preset.integrator), n_trajectories=args.n_traj,
+            seed=args.seed, dtype=registry.DTYPES[args.dtype], device=args.device, ic_options=preset.ic_options,
+            batch_size=args.batch_size, compression=None if args.compression == "none" else args.compression,
+            progress=bar,
+        )
+    print(f"wrote {info.path}: trajectories {info.shape} {info.dtype}, setup sha256 {info.provenance.sha256}")
+    return 0
+
+
+def _regenerate(args: argparse.Namespace) -> int:
+    from physdiff.data import regenerate
+
+    from . import _registry as registry
+
+    with _progress(args.quiet, "regenerate") as bar:
+        result = regenerate(
+            args.file, args.out, resolve_pde=registry.pde_from_config, resolve_integrator=registry.integrator_class,
+            device=args.device, progress=bar,
+        )
+    if result.identical:
+        print(f"wrote {result.path}: identical to {args.file}, bit for bit (device {result.device}).")
+        return 0
+    print(
+        f"wrote {result.path}: DIFFERS from {args.file}, max |difference| {result.max_abs_diff:.3g} "
+        f"(device {result.device}). Different devices, torch or physdiff versions can change the last bits."
+    )
+    return 1
+
+
+def _plot_command(args: argparse.Namespace) -> int:  # not `_plot`: importing the submodule would shadow it
+    from ._plot import plot_trajectory
+
+    written = plot_trajectory(args.file, args.out, trajectory=args.trajectory, max_frames=args.max_frames, fps=args.fps)
+    print(f"wrote {len(written) - 1} frames and {written[-1]}")
+    return 0
+
+
+def _describe(path: str) -> int:
+    import json
+
+    from physdiff.data import read_info
+
+    info = read_info(path)
+    axes = ", ".join(["N", "T", "C"] + [f"x{a}" for a in range(len(info.space_shape))])
+    rows = [
+        ("file", str(info.path)),
+        ("schema", f"physdiff.trajectories v{info.schema_version}, complete"),
+        ("trajectories", f"{info.shape} ({axes}) {info.dtype}, chunks {info.chunks}, {info.compression or 'uncompressed'}"),
+        ("channels", ", ".join(info.channel_names)),
+        ("time", f"{info.n_frames} frames, t = {info.time[0]:.6g} .. {info.time[-1]:.6g}"),
+    ]
+    for axis, x in enumerate(info.coordinates):
+        rows.append((f"x{axis}", f"{x.size} points, {x[0]:.6g} .. {x[-1]:.6g}"))
+    stats = "; ".join(f"{c}: mean {m:.6g}, std {s:.6g}" for c, m, s in zip(info.channel_names, info.mean, info.std))
+    rows.append(("statistics", stats))
+    p = info.provenance
+    if p is None:
+        rows.append(("provenance", "none (written without a setup; cannot be regenerated)"))
+    else:
+        s = p.setup
+        rows += [
+            ("pde", json.dumps(s["pde"])),
+            ("integrator", f"{s['integrator']}, dt {s['dt']:.6g}, {s['steps']} steps, save every {s['save_every']}"),
+            ("stencil", f"accuracy {s['accuracy']}, spacing {s['spacing']}"),
+            ("initial cond.", f"{s['initial_condition']['name']} {json.dumps(s['initial_condition']['options'])}, "
+                              f"seeds {s['initial_condition']['seeds']}, batch size {s['batch_size']}"),
+            ("made with", f"physdiff {p.physdiff_version}, torch {p.torch_version}, {s['dtype']} on {p.device}"),
+            ("setup sha256", p.sha256),
+        ]
+    for key, value in rows:
+        print(f"{key:<16}{value}")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    if getattr(args, "file", None):
+        return _describe(args.file)
     import importlib.metadata as md
 
     import torch
@@ -47,7 +197,9 @@ def _stencil(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="physdiff", description="Differentiable physics solvers for PyTorch.")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("info", help="versions and devices").set_defaults(func=_info)
+    info = sub.add_parser("info", help="versions and devices, or the contents of a trajectory file")
+    info.add_argument("file", nargs="?", help="a trajectory file (.h5) to describe")
+    info.set_defaults(func=_info)
     stencil = sub.add_parser("stencil", help="exact finite-difference weights")
     stencil.add_argument("derivative", type=int)
     stencil.add_argument("accuracy", type=int, nargs="?", default=2)
@@ -56,13 +208,51 @@ def build_parser() -> argparse.ArgumentParser:
         "--offsets", type=lambda text: text.split(","), help="comma-separated offsets, e.g. --offsets=-1/2,1/2 (overrides --kind)"
     )
     stencil.set_defaults(func=_stencil)
+    _add_data_commands(sub)
     return parser
+
+
+def _add_data_commands(sub: argparse._SubParsersAction) -> None:
+    from . import _registry as registry
+
+    presets = "; ".join(f"{e.name}: {', '.join(p.name for p in e.presets)}" for e in registry.PDES.values())
+    simulate = sub.add_parser("simulate", help="generate a trajectory file from a PDE preset",
+                              description=f"Presets (the first is the default): {presets}.")
+    simulate.add_argument("pde", choices=sorted(registry.PDES))
+    simulate.add_argument("--preset", help="named parameter set (default: the PDE's first)")
+    simulate.add_argument("--grid", help="points per axis: N, or N0xN1[xN2] (default: the preset's)")
+    simulate.add_argument("--steps", type=int, help="time steps (default: the preset's)")
+    simulate.add_argument("--save-every", type=int, help="save interval in steps (default: the preset's)")
+    simulate.add_argument("--dt", type=float, help="time step (default: the preset's)")
+    simulate.add_argument("--integrator", choices=sorted(registry.INTEGRATORS), help="default: the preset's")
+    simulate.add_argument("--n-traj", type=int, default=1, help="number of trajectories (seeds SEED, SEED+1, ...)")
+    simulate.add_argument("--seed", type=int, default=0, help="seed of the first trajectory's initial condition")
+    simulate.add_argument("--batch-size", type=int, help="trajectories simulated together (default: all)")
+    simulate.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda:0 (default: cpu)")
+    simulate.add_argument("--dtype", choices=sorted(registry.DTYPES), default="float32")
+    simulate.add_argument("--compression", choices=("gzip", "lzf", "none"), default="gzip")
+    simulate.add_argument("--quiet", action="store_true", help="no progress bar")
+    simulate.add_argument("--out", required=True, help="output file (.h5), written atomically")
+    simulate.set_defaults(func=_simulate)
+
+    regen = sub.add_parser("regenerate", help="rebuild a trajectory file from its provenance and compare")
+    regen.add_argument("file")
+    regen.add_argument("--out", required=True, help="the new file (.h5)")
+    regen.add_argument("--device", default=None, help="default: the original's if available, else cpu")
+    regen.add_argument("--quiet", action="store_true", help="no progress bar")
+    regen.set_defaults(func=_regenerate)
+
+    plot = sub.add_parser("plot", help="PNG frames and a GIF of one trajectory")
+    plot.add_argument("file")
+    plot.add_argument("--out", required=True, help="output directory (created if needed)")
+    plot.add_argument("--trajectory", type=int, default=0, help="which trajectory (default 0)")
+    plot.add_argument("--max-frames", type=int, default=40, help="frames drawn, evenly spaced (default 40)")
+    plot.add_argument("--fps", type=float, default=5.0, help="GIF frames per second (default 5)")
+    plot.set_defaults(func=_plot_command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``physdiff`` console script."""
-    from physdiff import PhysdiffError
-
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -1,0 +1,144 @@
+"""The only place where names typed by users become classes: PDEs, their presets, integrators.
+
+Adding a PDE to the command line is one :class:`PDEEntry` in ``PDES`` (plus its import)::
+
+    PDEEntry("burgers", Burgers, presets=(
+        Preset("percnn-2d", lambda shape: Burgers.percnn_2d(), grid=(100, 100),
+               dt=2.5e-4, steps=2000, save_every=1, integrator="rk4"),
+    )),
+
+Everything else (``physdiff simulate``, ``regenerate``, the help text) reads this table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from physdiff.core import PhysdiffError
+from physdiff.integrators import RK4, SSPRK3, Euler, Heun, Midpoint, Ralston
+from physdiff.solvers import PDE, Burgers, FitzHughNagumo, GrayScott, LambdaOmega
+
+#: Fixed-step integrator names, as stored in trajectory files (each is the method's tableau name).
+#: The embedded pairs are left out: their classes carry no class-level tableau, so neither a
+#: stored name nor simulate's stability check can be derived from the class.
+INTEGRATORS: Mapping[str, type] = {
+    "euler": Euler,
+    "midpoint": Midpoint,
+    "heun": Heun,
+    "ralston": Ralston,
+    "ssprk3": SSPRK3,
+    "rk4": RK4,
+}
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named, published setting of one PDE and the run that goes with it.
+
+    Attributes:
+        name: e.g. ``"percnn-2d"``.
+        build: ``build(shape)`` returns the PDE with the preset's parameters for a grid of
+            ``shape`` points (PDEs whose spacing follows from the grid use it, e.g. ``L / N``).
+        grid: default grid points per axis (its length is the number of spatial axes).
+        dt, steps, save_every, integrator: the default run (integrator by name in ``INTEGRATORS``).
+        ic_options: extra keyword arguments of ``initial_condition``.
+        note: one line for ``--help`` listings.
+    """
+
+    name: str
+    build: Callable[[tuple[int, ...]], PDE]
+    grid: tuple[int, ...]
+    dt: float
+    steps: int
+    save_every: int
+    integrator: str = "rk4"
+    ic_options: Mapping[str, Any] = field(default_factory=dict)
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class PDEEntry:
+    """One PDE on the command line: its name (as in ``config()["pde"]``), class and presets.
+
+    ``from_config`` rebuilds the PDE from a stored ``config()`` (for ``regenerate``); the
+    default passes every key but ``"pde"`` to the constructor.
+    """
+
+    name: str
+    cls: type[PDE]
+    presets: tuple[Preset, ...]
+    from_config: Callable[[dict[str, Any]], PDE] | None = None
+
+    def preset(self, name: str | None) -> Preset:
+        if name is None:
+            return self.presets[0]
+        for preset in self.presets:
+            if preset.name == name:
+                return preset
+        raise PhysdiffError(
+            f"{self.name}: unknown preset {name!r}; expected one of {[p.name for p in self.presets]}."
+        )
+
+    def rebuild(self, config: dict[str, Any]) -> PDE:
+        if self.from_config is not None:
+            return self.from_config(config)
+        return self.cls(**{key: value for key, value in config.items() if key != "pde"})
+
+
+#: Storage/simulation dtypes by name (``--dtype``).
+DTYPES: Mapping[str, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
+
+#: PDE name -> entry. Adding a PDE is adding one entry to this tuple.
+PDES: Mapping[str, PDEEntry] = {entry.name: entry for entry in (
+    # PeRCNN's Gray-Scott data: RK4 at dt = 0.5, every step saved (3001 frames of 100^2 / 48^3).
+    # The spacing stays the preset's (dx = 0.01 / 100/48) for any --grid: a smaller grid is a
+    # smaller box at the same resolution, which keeps the spots resolved.
+    PDEEntry("gray-scott", GrayScott, presets=(
+        Preset("percnn-2d", lambda shape: GrayScott.percnn_2d(), grid=(100, 100), dt=0.5, steps=3000,
+               save_every=1, note="Du=2e-5 Dv=5e-6 F=0.04 k=0.06, dx=0.01"),
+        Preset("percnn-3d", lambda shape: GrayScott.percnn_3d(), grid=(48, 48, 48), dt=0.5, steps=3000,
+               save_every=1, note="Du=0.2 Dv=0.1 F=0.025 k=0.055, dx=100/48"),
+    )),
+    # PeRCNN's Burgers data: forward Euler at dt = 2.5e-4, 2001 frames of 100^2 on [0, 1)^2.
+    PDEEntry("burgers", Burgers, presets=(
+        Preset("percnn-2d", lambda shape: Burgers.percnn_2d(), grid=(100, 100), dt=2.5e-4, steps=2000,
+               save_every=1, integrator="euler", note="nu=0.005, dx=0.01"),
+    )),
+    # PeRCNN's lambda-omega case: forward Euler at dt = 0.0125 on [-10, 10)^2 (100^2).
+    PDEEntry("lambda-omega", LambdaOmega, presets=(
+        Preset("percnn-2d", lambda shape: LambdaOmega.percnn_2d(), grid=(100, 100), dt=0.0125, steps=1600,
+               save_every=1, integrator="euler", note="D=0.1 beta=1, dx=0.2"),
+    )),
+    # PDEBench's 2D diffusion-reaction set: t in [0, 5], 101 frames, 128^2 (periodic here).
+    PDEEntry("fitzhugh-nagumo", FitzHughNagumo, presets=(
+        Preset("pdebench-2d", lambda shape: FitzHughNagumo.pdebench_2d(), grid=(128, 128), dt=0.01, steps=500,
+               save_every=5, note="Du=1e-3 Dv=5e-3 alpha=-5e-3 beta=1, dx=1/64"),
+    )),
+)}
+
+
+def pde_entry(name: str) -> PDEEntry:
+    """The entry of PDE ``name``; raises with the list of known names."""
+    try:
+        return PDES[name]
+    except KeyError:
+        raise PhysdiffError(f"unknown PDE {name!r}; expected one of {sorted(PDES)}.") from None
+
+
+def pde_from_config(config: dict[str, Any]) -> PDE:
+    """Rebuild a PDE from its stored ``config()`` (the ``"pde"`` key selects the entry)."""
+    if not isinstance(config, dict) or "pde" not in config:
+        raise PhysdiffError(f"expected a PDE config with a 'pde' name, got {config!r}.")
+    return pde_entry(config["pde"]).rebuild(config)
+
+
+def integrator_class(name: str) -> type:
+    """The integrator class of ``name``; raises with the list of known names."""
+    try:
+        return INTEGRATORS[name]
+    except KeyError:
+        raise PhysdiffError(f"unknown integrator {name!r}; expected one of {sorted(INTEGRATORS)}.") from None

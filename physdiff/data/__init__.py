@@ -1,0 +1,50 @@
+"""Trajectory data: one HDF5 schema, an atomic streaming writer, validated reading, lazy
+windows for training, observation models (burst sampling, downsampling, noise), and
+generation/regeneration from provenance.
+
+This layer imports ``core``, ``operators``, ``integrators`` and ``solvers``; h5py is
+imported lazily, when a file is first opened. The schema is documented in
+``docs/data_format.md``.
+"""
+
+from ._dataset import TrajectoryWindows as TrajectoryWindows
+from ._format import SCHEMA as SCHEMA
+from ._format import SCHEMA_VERSION as SCHEMA_VERSION
+from ._format import Provenance as Provenance
+from ._format import canonical_json as canonical_json
+from ._format import config_hash as config_hash
+from ._generate import Regeneration as Regeneration
+from ._generate import generate as generate
+from ._generate import integrator_name as integrator_name
+from ._generate import regenerate as regenerate
+from ._reader import TrajectoryFile as TrajectoryFile
+from ._reader import TrajectoryInfo as TrajectoryInfo
+from ._reader import read_info as read_info
+from ._reader import read_trajectories as read_trajectories
+from ._sampling import BurstSample as BurstSample
+from ._sampling import add_noise as add_noise
+from ._sampling import burst_sample as burst_sample
+from ._sampling import downsample as downsample
+from ._writer import TrajectoryWriter as TrajectoryWriter
+
+__all__ = [
+    "BurstSample",
+    "Provenance",
+    "Regeneration",
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "TrajectoryFile",
+    "TrajectoryInfo",
+    "TrajectoryWindows",
+    "TrajectoryWriter",
+    "add_noise",
+    "burst_sample",
+    "canonical_json",
+    "config_hash",
+    "downsample",
+    "generate",
+    "integrator_name",
+    "read_info",
+    "read_trajectories",
+    "regenerate",
+]
