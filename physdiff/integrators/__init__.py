@@ -12,6 +12,9 @@ from ._embedded import BogackiShampine as BogackiShampine
 from ._embedded import DormandPrince as DormandPrince
 from ._embedded import EmbeddedRK as EmbeddedRK
 from ._embedded import SolveResult as SolveResult
+from ._etdrk import ETDRK as ETDRK
+from ._etdrk import ETDRK_SCHEMES as ETDRK_SCHEMES
+from ._etdrk import phi_functions as phi_functions
 from ._explicit_rk import ExplicitRK as ExplicitRK
 from ._explicit_rk import explicit_rk_step as explicit_rk_step
 from ._methods import FIXED_STEP_METHODS as FIXED_STEP_METHODS
@@ -44,6 +47,8 @@ __all__ = [
     "ButcherTableau",
     "DORMAND_PRINCE_TABLEAU",
     "DormandPrince",
+    "ETDRK",
+    "ETDRK_SCHEMES",
     "EULER_TABLEAU",
     "EmbeddedRK",
     "Euler",
@@ -62,6 +67,7 @@ __all__ = [
     "SSPRK3_TABLEAU",
     "SolveResult",
     "explicit_rk_step",
+    "phi_functions",
     "real_stability_limit",
     "stability_polynomial",
     "rollout",

@@ -21,5 +21,13 @@ from ._lambda_omega import LambdaOmega as LambdaOmega
 __all__ += ["Burgers", "Diffusion", "FitzHughNagumo", "LambdaOmega"]
 
 # --- spectral PDEs: KdV, Navier-Stokes ---
+from ._kdv import KdV as KdV
+from ._kdv import imaginary_stability_limit as imaginary_stability_limit
+from ._navier_stokes import NavierStokes2D as NavierStokes2D
+
+__all__ += ["KdV", "NavierStokes2D", "imaginary_stability_limit"]
 
 # --- sphere: shallow water ---
+from ._shallow_water import ShallowWaterSphere as ShallowWaterSphere
+
+__all__ += ["ShallowWaterSphere"]
