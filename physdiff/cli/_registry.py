@@ -20,9 +20,35 @@ import torch
 
 from physdiff.core import PhysdiffError
 from physdiff.integrators import RK4, SSPRK3, Euler, Heun, Midpoint, Ralston
-from physdiff.solvers import PDE, Burgers, FitzHughNagumo, GrayScott, LambdaOmega
+from physdiff.solvers import PDE, Burgers, FitzHughNagumo, GrayScott, KdV, LambdaOmega, NavierStokes2D
+from torch import nn
 
-#: Fixed-step integrator names, as stored in trajectory files (each is the method's tableau name).
+
+class NativeScheme(nn.Module):
+    """Advance a PDE with its own scheme: ``pde.step(u, dt)`` (Navier-Stokes' Crank-Nicolson /
+    explicit advection) or the exponential integrator of ``pde.stepper(dt)`` (KdV's ETDRK4).
+
+    Used through ``simulate(pde, ..., integrator=NativeScheme)``; stored in files as ``"native"``.
+    """
+
+    NAME = "native"
+
+    def __init__(self, rhs: PDE) -> None:
+        super().__init__()
+        self.rhs = rhs
+        self._stepper: tuple[float, nn.Module] | None = None
+
+    def forward(self, u: torch.Tensor, dt: float) -> torch.Tensor:
+        step = getattr(self.rhs, "step", None)
+        if step is not None:
+            return step(u, dt)
+        # Exponential integrators precompute their coefficients for one dt: build once per dt.
+        if self._stepper is None or self._stepper[0] != dt:
+            self._stepper = (dt, self.rhs.stepper(dt))
+        return self._stepper[1](u)
+
+#: Fixed-step integrator names, as stored in trajectory files (each is the method's tableau name,
+#: or ``NAME`` for the PDE-specific :class:`NativeScheme`).
 #: The embedded pairs are left out: their classes carry no class-level tableau, so neither a
 #: stored name nor simulate's stability check can be derived from the class.
 INTEGRATORS: Mapping[str, type] = {
@@ -32,6 +58,7 @@ INTEGRATORS: Mapping[str, type] = {
     "ralston": Ralston,
     "ssprk3": SSPRK3,
     "rk4": RK4,
+    "native": NativeScheme,
 }
 
 
@@ -118,6 +145,18 @@ PDES: Mapping[str, PDEEntry] = {entry.name: entry for entry in (
         Preset("pdebench-2d", lambda shape: FitzHughNagumo.pdebench_2d(), grid=(128, 128), dt=0.01, steps=500,
                save_every=5, note="Du=1e-3 Dv=5e-3 alpha=-5e-3 beta=1, dx=1/64"),
     )),
+    # KdV u_t + 6 u u_x + u_xxx = 0 on [0, 40): pseudo-spectral, ETDRK4 (the stiff u_xxx is exact).
+    PDEEntry("kdv", KdV, presets=(
+        Preset("periodic-40", lambda shape: KdV(n=shape[0], length=40.0), grid=(256,), dt=0.01, steps=1000,
+               save_every=10, integrator="native", note="a=6 b=1, L=40, ETDRK4"),
+    )),
+    # The FNO / Minimal-ConvRNN Navier-Stokes data: nu=1e-3 on [0, 1)^2, 64^2, dt=1e-2, CN viscosity,
+    # explicit advection, forcing 0.1(sin 2pi(x+y) + cos 2pi(x+y)); one frame per time unit, T = 50.
+    PDEEntry("navier-stokes-2d", NavierStokes2D, presets=(
+        Preset("mcrnn-64", lambda shape: NavierStokes2D(n=shape[0]), grid=(64, 64), dt=1e-2, steps=5000,
+               save_every=100, integrator="native", note="nu=1e-3, GRF(alpha=2, tau=7), FNO forcing"),
+    ), from_config=lambda config: NavierStokes2D(
+        nu=config["nu"], n=config["n"], length=config["length"], forcing=config["forcing"] == "fno")),
 )}
 
 

@@ -24,9 +24,9 @@ Progress = Callable[[int, int], None]
 
 
 def integrator_name(integrator: type) -> str:
-    """The name stored in provenance: the tableau's name (``"rk4"``) or else the class name."""
+    """The name stored in provenance: the tableau's name (``"rk4"``), a class ``NAME``, or the class name."""
     tableau = getattr(integrator, "TABLEAU", None)
-    return tableau.name if tableau is not None else integrator.__name__
+    return tableau.name if tableau is not None else getattr(integrator, "NAME", integrator.__name__)
 
 
 def generate(
@@ -116,13 +116,11 @@ def _setup(pde: PDE, integrator: type, *, shape: tuple[int, ...], dt: float, ste
 
 
 def _coordinates(pde: PDE, shape: tuple[int, ...]) -> list[np.ndarray] | None:
-    """Sample positions per axis: the PDE's own ``coordinates(shape)`` if it has one, else ``j * h``."""
-    if callable(getattr(pde, "coordinates", None)):
-        return [np.asarray(torch.as_tensor(c, dtype=torch.float64).cpu()) for c in pde.coordinates(shape)]
-    spacing = getattr(pde, "spacing", None)
-    if spacing is None:
-        return None  # indices; the PDE does not say where its samples are
-    return [np.arange(n, dtype=np.float64) * h for n, h in zip(shape, spacing)]
+    """Sample positions per axis from the PDE's ``coordinates(shape)`` (None: store indices)."""
+    coordinates = pde.coordinates(shape)
+    if coordinates is None:
+        return None
+    return [np.asarray(torch.as_tensor(c, dtype=torch.float64).cpu()) for c in coordinates]
 
 
 def _run(pde: PDE, integrator: type, setup: dict[str, Any], out: Path, *, device: torch.device | str | None,

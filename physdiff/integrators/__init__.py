@@ -35,6 +35,7 @@ from ._registry import RALSTON_TABLEAU as RALSTON_TABLEAU
 from ._registry import RK4_TABLEAU as RK4_TABLEAU
 from ._registry import SSPRK3_TABLEAU as SSPRK3_TABLEAU
 from ._rollout import rollout as rollout
+from ._stability import imaginary_stability_limit as imaginary_stability_limit
 from ._stability import real_stability_limit as real_stability_limit
 from ._stability import stability_polynomial as stability_polynomial
 from ._tableau import ButcherTableau as ButcherTableau
@@ -68,6 +69,7 @@ __all__ = [
     "SolveResult",
     "explicit_rk_step",
     "phi_functions",
+    "imaginary_stability_limit",
     "real_stability_limit",
     "stability_polynomial",
     "rollout",

@@ -22,10 +22,9 @@ __all__ += ["Burgers", "Diffusion", "FitzHughNagumo", "LambdaOmega"]
 
 # --- spectral PDEs: KdV, Navier-Stokes ---
 from ._kdv import KdV as KdV
-from ._kdv import imaginary_stability_limit as imaginary_stability_limit
 from ._navier_stokes import NavierStokes2D as NavierStokes2D
 
-__all__ += ["KdV", "NavierStokes2D", "imaginary_stability_limit"]
+__all__ += ["KdV", "NavierStokes2D"]
 
 # --- sphere: shallow water ---
 from ._shallow_water import ShallowWaterSphere as ShallowWaterSphere

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..core import PhysdiffError, check_field
+from ..core import Grid, PhysdiffError, check_field
 
 
 def scalar(value: float | torch.Tensor) -> float:
@@ -62,6 +62,19 @@ class PDE(nn.Module):
         """Largest stable time step for ``integrator`` (an explicit method class), or None if unlimited/unknown."""
         return None
 
+    def coordinates(self, shape: tuple[int, ...]) -> tuple[torch.Tensor, ...] | None:
+        """Sample positions per axis (float64, CPU) of a grid of ``shape`` points, or None if unknown.
+
+        The default is ``x_j = j h`` from the PDE's ``spacing`` (or its ``grid``); PDEs on other
+        domains (centred boxes, the sphere) override it.
+        """
+        spacing = getattr(self, "spacing", None)
+        if spacing is None and isinstance(getattr(self, "grid", None), Grid):
+            spacing = self.grid.spacing
+        if spacing is None:
+            return None
+        return tuple(torch.arange(n, dtype=torch.float64) * h for n, h in zip(shape, spacing))
+
 
 def generator(seed: int, device: torch.device | str | None = None) -> torch.Generator:
     """A private RNG for initial conditions: seeding never touches the global RNG state."""
@@ -85,6 +98,20 @@ def diffusion_stable_dt(
     from ..integrators import real_stability_limit
 
     return real_stability_limit(tableau) / (diffusivity * laplacian_symbol_max)
+
+
+def wave_stable_dt(frequency_max: float, integrator: type | None) -> float | None:
+    """``dt`` limit ``y / omega_max`` of an explicit method on undamped waves (imaginary eigenvalues).
+
+    ``y`` is the method's imaginary-axis stability limit: 0 for Euler and Heun (no stable
+    step at all), sqrt 3 for SSPRK3, 2 sqrt 2 for RK4. None for an integrator without a tableau.
+    """
+    tableau = getattr(integrator, "TABLEAU", None)
+    if tableau is None:
+        return None
+    from ..integrators import imaginary_stability_limit
+
+    return imaginary_stability_limit(tableau) / frequency_max
 
 
 def laplacian_symbol_max(accuracy: int, spacing: tuple[float, ...]) -> float:

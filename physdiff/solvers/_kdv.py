@@ -9,27 +9,12 @@ import numpy as np
 import torch
 
 from ..core import Grid, PhysdiffError
-from ..integrators import ETDRK, stability_polynomial
+from ..integrators import ETDRK
 from ..operators import FiniteDifference, dealias_mask, wavenumbers
-from ._base import PDE, generator, scalar
+from ._base import PDE, generator, scalar, wave_stable_dt
 
 Parameter = float | torch.Tensor
 METHODS = ("spectral", "finite-difference")
-
-
-def imaginary_stability_limit(integrator: type | None) -> float | None:
-    """Largest ``y`` with ``|R(i s)| <= 1`` for all ``s`` in ``[0, y]`` (0 for Euler, Heun; 2 sqrt 2 for RK4).
-
-    Dispersion (``u_xxx``) has purely imaginary eigenvalues, so this, not the real-axis
-    limit, bounds an explicit step. None for a class without a ``TABLEAU``.
-    """
-    tableau = getattr(integrator, "TABLEAU", None)
-    if tableau is None:
-        return None
-    y = np.linspace(0.0, 8.0, 16001)
-    values = np.abs(np.polynomial.polynomial.polyval(1j * y, stability_polynomial(tableau)))
-    unstable = np.nonzero(values > 1.0 + 1e-15)[0]
-    return float(y[unstable[0] - 1]) if unstable.size else float(y[-1])
 
 
 class KdV(PDE):
@@ -54,7 +39,7 @@ class KdV(PDE):
     Behaviour: a soliton ``u = (3c/a) sech^2(sqrt(c/b)/2 (x - x0 - c t))`` travels at speed
     ``c`` unchanged (:meth:`soliton`); smooth data steepen and split into solitons plus a
     dispersive tail. Failure modes: explicit methods blow up above :meth:`stable_dt` (Euler
-    and Heun at any ``dt``, :func:`imaginary_stability_limit`); an under-resolved soliton
+    and Heun at any ``dt``, :func:`physdiff.integrators.imaginary_stability_limit`); an under-resolved soliton
     (width ``2 sqrt(b/c)`` below a few grid spacings) radiates and drifts.
 
     Good values: ``a=6, b=1``, length 40, n 256, soliton speed ``c`` 0.5-4, ETDRK4 ``dt=0.01``.
@@ -167,13 +152,10 @@ class KdV(PDE):
         The advective term adds a state-dependent limit (``dt |a u|_max k_max`` of order one) not
         included here. Returns 0.0 for methods unstable on the imaginary axis (Euler, Heun).
         """
-        limit = imaginary_stability_limit(integrator)
-        if limit is None:
-            return None
-        return limit / float(self.linear_symbol().abs().max())
+        return wave_stable_dt(float(self.linear_symbol().abs().max()), integrator)
 
     # ------------------------------------------------------- initial conditions
-    def coordinates(self, dtype: torch.dtype = torch.float64, device: torch.device | str | None = None) -> torch.Tensor:
+    def points(self, dtype: torch.dtype = torch.float64, device: torch.device | str | None = None) -> torch.Tensor:
         """Sample positions ``x_j = j length / n``."""
         return self.grid.coordinates(dtype, device)[0]
 
@@ -191,7 +173,7 @@ class KdV(PDE):
             raise PhysdiffError(
                 f"KdV.soliton: expected a finite speed c with c/b > 0 and a != 0, got c={c!r}, a={a}, b={b}."
             )
-        x = self.coordinates()
+        x = self.points()
         d = torch.remainder(x - x0 - c * t + self.length / 2, self.length) - self.length / 2
         u = (3 * c / a) / torch.cosh(0.5 * math.sqrt(c / b) * d) ** 2
         return u[None, None].to(dtype=dtype, device=device)
@@ -212,7 +194,7 @@ class KdV(PDE):
         amp = (2 * torch.rand(size, generator=gen, dtype=torch.float64) - 1) * amplitude
         mode = torch.randint(1, max_mode + 1, size, generator=gen).to(torch.float64)
         phase = 2 * math.pi * torch.rand(size, generator=gen, dtype=torch.float64)
-        x = self.coordinates()
+        x = self.points()
         u = (amp * torch.sin(2 * math.pi * mode * x / self.length + phase)).sum(dim=2)
         return u.to(dtype=dtype, device=device)
 

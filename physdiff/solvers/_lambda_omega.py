@@ -83,6 +83,10 @@ class LambdaOmega(PDE):
         return diffusion_stable_dt(scalar(self.D), laplacian_symbol_max(self.accuracy, self.spacing), integrator)
 
     # ------------------------------------------------------- initial conditions
+    def coordinates(self, shape: tuple[int, ...]) -> tuple[torch.Tensor, ...]:
+        """Sample positions ``x_j = (j - N/2) h`` on the centred box ``[-L/2, L/2)``."""
+        return tuple((torch.arange(n, dtype=torch.float64) - n / 2) * h for n, h in zip(shape, self.spacing))
+
     def spiral(
         self, shape: tuple[int, ...], *, arms: int = 1, rotation: float = 0.0, centre: Sequence[float] = (0.0, 0.0),
         dtype: torch.dtype = torch.float32, device: torch.device | str | None = None,

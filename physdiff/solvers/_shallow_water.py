@@ -9,7 +9,6 @@ import torch
 
 from ..core import PhysdiffError
 from ._base import PDE, scalar
-from ._kdv import imaginary_stability_limit
 from ._shallow_water_ics import galewsky, random_balanced, williamson2
 from ._sphere_transforms import GRIDS, SphereTransforms, alias_free_lmax, check_int, linear_lmax
 
@@ -143,6 +142,12 @@ class ShallowWaterSphere(PDE):
         """The Coriolis parameter ``f`` (1/s) on the grid, ``(nlat, nlon)``."""
         return 2.0 * self.omega * self.axial.to(dtype)
 
+    def coordinates(self, shape: tuple[int, ...] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Colatitudes (north pole first) and longitudes of the grid, in radians."""
+        from ..operators import sphere_coordinates
+
+        return sphere_coordinates(self.nlat, self.nlon, self.grid)
+
     def velocity(self, state: torch.Tensor) -> torch.Tensor:
         """Eastward and northward velocity ``(B, 2, nlat, nlon)`` (m/s) of a state."""
         self._check(state)
@@ -209,10 +214,12 @@ class ShallowWaterSphere(PDE):
         Euler and Heun, which amplify undamped waves at any ``dt``); ``r_r`` its real one.
         An estimate from the linearised equations: nonlinear flows may need a margin.
         """
-        limit = imaginary_stability_limit(integrator)
-        if limit is None:
+        tableau = getattr(integrator, "TABLEAU", None)
+        if tableau is None:
             return None
-        from ..integrators import real_stability_limit
+        from ..integrators import imaginary_stability_limit, real_stability_limit
+
+        limit = imaginary_stability_limit(tableau)
 
         depth = 1.2 * self.havg if max_depth is None else max_depth
         k = math.sqrt((self.lmax - 1) * self.lmax) / self.radius
@@ -220,7 +227,7 @@ class ShallowWaterSphere(PDE):
         w_max = math.sqrt((2 * omega) ** 2 + g * depth * k**2) + max_wind * k
         dt = limit / w_max
         if self.hyperdiffusion is not None:
-            dt = min(dt, real_stability_limit(integrator.TABLEAU) * self.hyperdiffusion)
+            dt = min(dt, real_stability_limit(tableau) * self.hyperdiffusion)
         return dt
 
     # ------------------------------------------------------ initial conditions

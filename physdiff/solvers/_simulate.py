@@ -65,7 +65,7 @@ def simulate(
     if limit is not None and dt > limit:
         raise PhysdiffError(
             f"simulate: dt={dt} exceeds the explicit stability limit {limit:.4g} of {integrator.__name__} "
-            f"for {type(rhs).__name__} (diffusion number). Use dt <= {limit:.4g}, a method with a larger "
+            f"for {type(rhs).__name__} (see its stable_dt). Use dt <= {limit:.4g}, a method with a larger "
             "stability region, or check_stability=False if you know better."
         )
     step = integrator(rhs)
