@@ -25,6 +25,8 @@ validate: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/laplacian.py
+	$(BIN)/python benchmarks/gray_scott.py
+	$(BIN)/python benchmarks/navier_stokes.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

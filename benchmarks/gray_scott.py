@@ -8,12 +8,16 @@ precision), their ratio, and physdiff's cell updates per second
 (grid points x steps / s). Usage::
 
     python benchmarks/gray_scott.py [--threads N] [--repeat SECONDS]
+    python benchmarks/gray_scott.py --memory   # peak memory of a streamed 64^3, 2000-step run
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -59,12 +63,42 @@ def steps_per_second(step, state, seconds: float) -> float:
     return calls / (time.perf_counter() - start)
 
 
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def memory_run(n: int = 64, steps: int = 2000, save_every: int = 10) -> None:
+    """Simulate Gray-Scott 3D streaming every ``save_every``-th state to HDF5; print the peak memory."""
+    from physdiff.data import generate
+
+    pde = GrayScott.percnn_3d()
+    frames = steps // save_every + 1
+    in_memory = frames * 2 * n**3 * 4 / 2**20
+    before = peak_rss_mib()
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        with torch.inference_mode():
+            generate(pde, Path(tmp) / "gs.h5", shape=(n, n, n), dt=0.5, steps=steps, save_every=save_every,
+                     integrator=Euler, compression="lzf")
+        seconds = time.perf_counter() - start
+        size = (Path(tmp) / "gs.h5").stat().st_size / 2**20
+    print(f"Gray-Scott 3D {n}^3, {steps} Euler steps, every {save_every}th of {frames} frames streamed to HDF5 "
+          f"({size:.0f} MiB on disk) in {seconds:.1f} s")
+    print(f"peak resident memory {peak_rss_mib():.0f} MiB (before the run {before:.0f} MiB); "
+          f"keeping the frames in memory would need {in_memory:.0f} MiB more")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--repeat", type=float, default=2.0, help="seconds of timing per entry")
+    parser.add_argument("--memory", action="store_true", help="run the streamed-memory check instead")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.memory:
+        memory_run()
+        return
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}")
     header = f"{'case':<26}{'numpy steps/s':>15}{'physdiff steps/s':>18}{'ratio':>8}{'physdiff Mcell/s':>18}"
     print(header)

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from physdiff.core import PhysdiffError
-from physdiff.integrators import RK4, SSPRK3, Euler, Heun, Midpoint, Ralston
+from physdiff.integrators import RK4, SSPRK3, BogackiShampine, DormandPrince, Euler, Heun, Midpoint, Ralston
 from physdiff.solvers import PDE, Burgers, FitzHughNagumo, GrayScott, KdV, LambdaOmega, NavierStokes2D
 from torch import nn
 
@@ -49,8 +49,7 @@ class NativeScheme(nn.Module):
 
 #: Fixed-step integrator names, as stored in trajectory files (each is the method's tableau name,
 #: or ``NAME`` for the PDE-specific :class:`NativeScheme`).
-#: The embedded pairs are left out: their classes carry no class-level tableau, so neither a
-#: stored name nor simulate's stability check can be derived from the class.
+#: The embedded pairs run here as fixed-step methods of their higher order (``integrator(u, dt)``).
 INTEGRATORS: Mapping[str, type] = {
     "euler": Euler,
     "midpoint": Midpoint,
@@ -58,6 +57,8 @@ INTEGRATORS: Mapping[str, type] = {
     "ralston": Ralston,
     "ssprk3": SSPRK3,
     "rk4": RK4,
+    "bogacki_shampine": BogackiShampine,
+    "dormand_prince": DormandPrince,
     "native": NativeScheme,
 }
 

@@ -175,8 +175,11 @@ class BogackiShampine(EmbeddedRK):
     Args: see :class:`EmbeddedRK` (the tableau is fixed).
     """
 
+    # Class-level, like the fixed-step methods, so callers (stability checks, provenance) can read it.
+    TABLEAU = BOGACKI_SHAMPINE_TABLEAU
+
     def __init__(self, rhs: Rhs, *, rtol: float = 1e-6, atol: float = 1e-9, **controller: float) -> None:
-        super().__init__(rhs, BOGACKI_SHAMPINE_TABLEAU, rtol=rtol, atol=atol, **controller)
+        super().__init__(rhs, self.TABLEAU, rtol=rtol, atol=atol, **controller)
 
 
 class DormandPrince(EmbeddedRK):
@@ -185,5 +188,7 @@ class DormandPrince(EmbeddedRK):
     Args: see :class:`EmbeddedRK` (the tableau is fixed).
     """
 
+    TABLEAU = DORMAND_PRINCE_TABLEAU
+
     def __init__(self, rhs: Rhs, *, rtol: float = 1e-6, atol: float = 1e-9, **controller: float) -> None:
-        super().__init__(rhs, DORMAND_PRINCE_TABLEAU, rtol=rtol, atol=atol, **controller)
+        super().__init__(rhs, self.TABLEAU, rtol=rtol, atol=atol, **controller)
