@@ -20,7 +20,16 @@ import torch
 
 from physdiff.core import PhysdiffError
 from physdiff.integrators import RK4, SSPRK3, BogackiShampine, DormandPrince, Euler, Heun, Midpoint, Ralston
-from physdiff.solvers import PDE, Burgers, FitzHughNagumo, GrayScott, KdV, LambdaOmega, NavierStokes2D
+from physdiff.solvers import (
+    PDE,
+    Burgers,
+    FitzHughNagumo,
+    GrayScott,
+    KdV,
+    LambdaOmega,
+    NavierStokes2D,
+    ShallowWaterSphere,
+)
 from torch import nn
 
 
@@ -158,6 +167,16 @@ PDES: Mapping[str, PDEEntry] = {entry.name: entry for entry in (
                save_every=100, integrator="native", note="nu=1e-3, GRF(alpha=2, tau=7), FNO forcing"),
     ), from_config=lambda config: NavierStokes2D(
         nu=config["nu"], n=config["n"], length=config["length"], forcing=config["forcing"] == "fno")),
+    # Shallow water on the Earth-sized sphere (SI units): the Galewsky et al. (2004) barotropically
+    # unstable jet, 6 days at dt = 600 s with 6-hour hyperdiffusion, a frame every 6 hours.
+    PDEEntry("shallow-water-sphere", ShallowWaterSphere, presets=(
+        Preset("galewsky", lambda shape: ShallowWaterSphere(shape[0], shape[1], hyperdiffusion=21600.0),
+               grid=(64, 128), dt=600.0, steps=864, save_every=36, ic_options={"kind": "galewsky"},
+               note="Galewsky jet, Legendre-Gauss grid, 6 days"),
+        Preset("random", lambda shape: ShallowWaterSphere(shape[0], shape[1], hyperdiffusion=21600.0),
+               grid=(32, 64), dt=600.0, steps=144, save_every=12, ic_options={"kind": "random"},
+               note="seeded random balanced flows, 1 day"),
+    )),
 )}
 
 
