@@ -5,10 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..core import PhysdiffError, check_field
+from ..core import PhysdiffError
 from ._conv import same_conv
 from ._explicit_rk import Rhs
-from ._step_args import Step, as_step, check_rhs, check_state, evaluate_rhs
+from ._step_args import Step, as_step, check_module_input, check_rhs, check_state, evaluate_rhs
 
 
 class AdaptiveRK2(nn.Module):
@@ -93,13 +93,7 @@ class AdaptiveRK2(nn.Module):
         where = "AdaptiveRK2.gate"
         if self.gate_conv is None:
             raise PhysdiffError(f"{where}: this integrator was built without a gate convolution (channels, ndim).")
-        check_field(u, self.ndim, where)
-        if u.shape[1] != self.channels or u.dtype != self.gate_conv.weight.dtype:
-            raise PhysdiffError(
-                f"{where}: expected a state with {self.channels} channels and dtype {self.gate_conv.weight.dtype} "
-                f"(the gate convolution's), got {u.shape[1]} channels and dtype {u.dtype}. "
-                "Build AdaptiveRK2 with the state's channel count, and move it with .to(u.dtype)."
-            )
+        check_module_input(u, self.ndim, self.channels, self.gate_conv.weight.dtype, where, "the gate convolution's")
         return torch.sigmoid(self.gate_conv(u))
 
     def forward(self, u: torch.Tensor, dt: Step) -> torch.Tensor:

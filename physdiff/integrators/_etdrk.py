@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from ..core import PhysdiffError
-from ._step_args import check_rhs, check_state, positive_int
+from ._step_args import check_like_state, check_rhs, check_state, positive_int
 
 Nonlinear = Callable[[torch.Tensor], torch.Tensor]
 Transform = Callable[[torch.Tensor], torch.Tensor]
@@ -298,14 +298,10 @@ class ETDRK(nn.Module):
         return self.inverse(v) if self.inverse is not None else v
 
     def _checked_nonlinear(self, v: torch.Tensor) -> torch.Tensor:
-        out = self.nonlinear(v)
-        if not isinstance(out, torch.Tensor) or out.shape != v.shape or out.dtype != v.dtype:
-            got = f"shape {tuple(out.shape)} dtype {out.dtype}" if isinstance(out, torch.Tensor) else type(out).__name__
-            raise PhysdiffError(
-                f"ETDRK{self.order}: expected nonlinear(v) to return the state's shape {tuple(v.shape)} and dtype "
-                f"{v.dtype}, got {got}. It must map the state (in the diagonal basis) to N in that basis."
-            )
-        return out
+        return check_like_state(
+            self.nonlinear(v), v, f"ETDRK{self.order}", "nonlinear(v)",
+            " It must map the state (in the diagonal basis) to N in that basis.",
+        )
 
     def extra_repr(self) -> str:
         basis = "physical state via transform" if self.transform is not None else "spectral state"

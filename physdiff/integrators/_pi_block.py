@@ -8,9 +8,9 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from ..core import PhysdiffError, check_field
+from ..core import PhysdiffError
 from ._conv import same_conv
-from ._step_args import positive_int
+from ._step_args import check_like_state, check_module_input, positive_int
 
 
 class PiBlock(nn.Module):
@@ -130,26 +130,14 @@ class PiBlock(nn.Module):
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         """``Pi(u) + c ⊙ L(u)``, same shape and dtype as ``u``."""
         where = "PiBlock"
-        check_field(u, self.ndim, where)
-        if u.shape[1] != self.channels or u.dtype != self.output.weight.dtype:
-            raise PhysdiffError(
-                f"{where}: expected a state with {self.channels} channels and dtype {self.output.weight.dtype}, "
-                f"got {u.shape[1]} channels and dtype {u.dtype}. Build the block with the state's channel count "
-                "and move it with .to(u.dtype)."
-            )
+        check_module_input(u, self.ndim, self.channels, self.output.weight.dtype, where, "the block's")
         product = self.branches[0](u)
         for branch in self.branches[1:]:
             product = product * branch(u)
         out = self.output(product)
         if self.known_term is None:
             return out
-        lu = self.known_term(u)
-        if not isinstance(lu, torch.Tensor) or lu.shape != u.shape or lu.dtype != u.dtype:
-            got = f"shape {tuple(lu.shape)} dtype {lu.dtype}" if isinstance(lu, torch.Tensor) else type(lu).__name__
-            raise PhysdiffError(
-                f"{where}: expected known_term(u) to return the state's shape {tuple(u.shape)} and dtype {u.dtype}, "
-                f"got {got}."
-            )
+        lu = check_like_state(self.known_term(u), u, where, "known_term(u)")
         return out + self.coefficient.reshape((1, -1) + (1,) * self.ndim) * lu
 
     def extra_repr(self) -> str:

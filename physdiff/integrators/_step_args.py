@@ -19,7 +19,7 @@ from numbers import Real
 
 import torch
 
-from ..core import PhysdiffError
+from ..core import PhysdiffError, check_field
 
 Step = float | torch.Tensor
 
@@ -79,13 +79,28 @@ def as_step(dt: object, u: torch.Tensor, where: str) -> Step:
     return dt.reshape((-1,) + (1,) * (u.dim() - 1)) if dt.dim() == 1 else dt
 
 
+def check_like_state(out: object, u: torch.Tensor, where: str, call: str, hint: str = "") -> torch.Tensor:
+    """``out`` if it is a tensor with ``u``'s shape and dtype (no silent broadcast or promotion), else raise."""
+    if not isinstance(out, torch.Tensor) or out.shape != u.shape or out.dtype != u.dtype:
+        got = f"shape {tuple(out.shape)} dtype {out.dtype}" if isinstance(out, torch.Tensor) else type(out).__name__
+        raise PhysdiffError(
+            f"{where}: expected {call} to return a tensor with the state's shape {tuple(u.shape)} and dtype "
+            f"{u.dtype}, got {got}.{hint}"
+        )
+    return out
+
+
+def check_module_input(u: torch.Tensor, ndim: int, channels: int, dtype: torch.dtype, where: str, what: str) -> None:
+    """A state fits a module built for ``channels`` channels, ``ndim`` spatial axes and parameters of ``dtype``."""
+    check_field(u, ndim, where)
+    if u.shape[1] != channels or u.dtype != dtype:
+        raise PhysdiffError(
+            f"{where}: expected a state with {channels} channels and dtype {dtype} ({what}), got "
+            f"{u.shape[1]} channels and dtype {u.dtype}. Build it with the state's channel count and "
+            "move it with .to(u.dtype)."
+        )
+
+
 def evaluate_rhs(rhs: Callable[[torch.Tensor], torch.Tensor], u: torch.Tensor, where: str) -> torch.Tensor:
     """``rhs(u)``, checked to be a tensor with ``u``'s shape and dtype (no silent broadcast or promotion)."""
-    k = rhs(u)
-    if not isinstance(k, torch.Tensor) or k.shape != u.shape or k.dtype != u.dtype:
-        got = f"shape {tuple(k.shape)} dtype {k.dtype}" if isinstance(k, torch.Tensor) else type(k).__name__
-        raise PhysdiffError(
-            f"{where}: expected rhs(u) to return a tensor with the state's shape {tuple(u.shape)} and dtype "
-            f"{u.dtype}, got {got}. The rhs must map a state to its time derivative du/dt."
-        )
-    return k
+    return check_like_state(rhs(u), u, where, "rhs(u)", " The rhs must map a state to its time derivative du/dt.")
