@@ -89,7 +89,17 @@ class ExplicitRK(nn.Module):
         self.tableau = tableau
 
     def forward(self, u: torch.Tensor, dt: Step) -> torch.Tensor:
-        """The state one step of size ``dt`` after ``u``."""
+        """The state one step of size ``dt`` after ``u``.
+
+        Fused-step protocol: if ``rhs`` has a method ``fused_step(tableau, u, dt)`` and it
+        returns a tensor, that is the step (a right-hand side may fuse the stage arithmetic
+        with its own kernel, e.g. ``GrayScott``); None means "run the generic stages".
+        """
+        fused_step = getattr(self.rhs, "fused_step", None)
+        if fused_step is not None:
+            fused = fused_step(self.tableau, u, dt)
+            if fused is not None:
+                return fused
         return explicit_rk_step(self.rhs, self.tableau, u, dt)
 
     def extra_repr(self) -> str:

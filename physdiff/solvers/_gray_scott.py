@@ -124,7 +124,7 @@ class GrayScott(PDE):
             raise PhysdiffError(f"GrayScott.step: steps: expected a positive int, got {steps!r}.")
         stepper = None
         for _ in range(steps):
-            fused = self._fused_step(getattr(integrator, "TABLEAU", None), state, dt)
+            fused = self.fused_step(getattr(integrator, "TABLEAU", None), state, dt)
             if fused is None:
                 stepper = stepper or integrator(self)
                 fused = stepper(state, dt)
@@ -132,10 +132,11 @@ class GrayScott(PDE):
         return state
 
     # ------------------------------------------------------------ fast kernels
-    def _fused_step(self, tableau: object, state: torch.Tensor, dt: object) -> torch.Tensor | None:
+    def fused_step(self, tableau: object, state: torch.Tensor, dt: object) -> torch.Tensor | None:
         """One fused Euler or RK4 step, or None where only the generic integrator applies.
 
-        Written so that an integrator could call it first (a hook for ``ExplicitRK``)."""
+        The fused-step protocol of :class:`physdiff.integrators.ExplicitRK`: ``Euler(pde)`` and
+        ``RK4(pde)`` (and so :func:`simulate`) call it first and use its result when not None."""
         if not (tableau is EULER_TABLEAU or tableau is RK4_TABLEAU) or isinstance(dt, bool) or not isinstance(dt, Real):
             return None
         params = self._fast_parameters(state)
