@@ -137,6 +137,7 @@ class GrayScott(PDE):
 
         The fused-step protocol of :class:`physdiff.integrators.ExplicitRK`: ``Euler(pde)`` and
         ``RK4(pde)`` (and so :func:`simulate`) call it first and use its result when not None."""
+        self.check_state(state)
         if not (tableau is EULER_TABLEAU or tableau is RK4_TABLEAU) or isinstance(dt, bool) or not isinstance(dt, Real):
             return None
         params = self._fast_parameters(state)
