@@ -13,7 +13,7 @@ from ..core import PhysdiffError, as_spacing, check_ndim
 from ..integrators import EULER_TABLEAU, RK4, RK4_TABLEAU
 from ..operators import Laplacian, Stencil
 from ._base import PDE, diffusion_stable_dt, generator, laplacian_symbol_max, scalar
-from ._compiled import LazyCompiled
+from ..core._compiled import LazyCompiled
 from ._reaction_diffusion_kernel import eager_rk4, eager_update, fused_update, rhs_table, rk4_update
 
 Parameter = float | torch.Tensor

@@ -10,7 +10,7 @@ import torch
 from physdiff.core import PhysdiffError
 from physdiff.integrators import RK4, Euler, Heun
 from physdiff.solvers import GrayScott
-from physdiff.solvers import _compiled
+from physdiff.core import _compiled
 from physdiff.solvers import _gray_scott as gray_scott_module
 from physdiff.solvers._reaction_diffusion_kernel import fused_update, rk4_update
 

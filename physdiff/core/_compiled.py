@@ -1,6 +1,6 @@
 """Lazy, optional ``torch.compile`` of a pure-tensor kernel, with an eager fallback.
 
-Solvers use :class:`LazyCompiled` for hot kernels that the inductor backend fuses into
+Solvers and operators use :class:`LazyCompiled` for hot kernels that the inductor backend fuses into
 a few vectorised loops (``_reaction_diffusion_kernel``). It exists to make compilation safe to
 leave on by default:
 
