@@ -5,6 +5,7 @@ and 4, applications per second of:
 
 * ``physdiff shift``: :class:`physdiff.operators.Laplacian` with ``method="shift"``,
 * ``physdiff conv``: the same operator with ``method="conv"``,
+* ``physdiff compiled``: ``method="compiled"`` (one ``torch.compile``d loop; compiled before timing),
 * ``numpy roll``: the textbook ``np.roll`` implementation written below,
 * ``bound``: memory-bandwidth bound, ``copy bandwidth / (bytes read + bytes written once)``,
   with the copy bandwidth of a large (256 MiB) tensor measured in the same run.
@@ -71,7 +72,8 @@ def main() -> None:
     bandwidth = copy_bandwidth(args.repeat)
     print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
           f"threads {torch.get_num_threads()}, copy bandwidth {bandwidth / 1e9:.1f} GB/s")
-    header = f"{'case':<18}{'numpy roll':>12}{'shift':>12}{'conv':>12}{'bound':>12}{'shift/numpy':>13}{'shift/bound':>13}"
+    header = (f"{'case':<18}{'numpy roll':>12}{'shift':>12}{'conv':>12}{'compiled':>12}{'bound':>12}"
+              f"{'shift/numpy':>13}{'comp/numpy':>12}{'shift/bound':>13}{'comp/bound':>12}")
     print(header)
     print("-" * len(header))
     for shape in ((256, 256), (64, 64, 64)):
@@ -84,17 +86,21 @@ def main() -> None:
             u_np = u[0, 0].numpy()
             shift = Laplacian(ndim, h, accuracy, method="shift")
             conv = Laplacian(ndim, h, accuracy, method="conv")
+            compiled = Laplacian(ndim, h, accuracy, method="compiled")
             np.testing.assert_allclose(
                 shift(u)[0, 0].numpy(), numpy_roll_laplacian(u_np, weights, offsets, h), rtol=1e-4, atol=1e-2 / h**2 * 1e-3
             )
             with torch.inference_mode():
+                torch.testing.assert_close(compiled(u), shift(u), rtol=1e-5, atol=1e-5 / h**2)
                 r_shift = rate(lambda: shift(u), args.repeat)
                 r_conv = rate(lambda: conv(u), args.repeat)
+                r_compiled = rate(lambda: compiled(u), args.repeat)
             r_numpy = rate(lambda: numpy_roll_laplacian(u_np, weights, offsets, h), args.repeat)
             bound = bandwidth / (2 * u.numel() * u.element_size())
             name = f"{'x'.join(map(str, shape))} acc{accuracy}"
-            print(f"{name:<18}{r_numpy:>12.0f}{r_shift:>12.0f}{r_conv:>12.0f}{bound:>12.0f}"
-                  f"{r_shift / r_numpy:>12.2f}x{r_shift / bound:>12.2f}x")
+            print(f"{name:<18}{r_numpy:>12.0f}{r_shift:>12.0f}{r_conv:>12.0f}{r_compiled:>12.0f}{bound:>12.0f}"
+                  f"{r_shift / r_numpy:>12.2f}x{r_compiled / r_numpy:>11.2f}x"
+                  f"{r_shift / bound:>12.2f}x{r_compiled / bound:>11.2f}x")
 
 
 if __name__ == "__main__":

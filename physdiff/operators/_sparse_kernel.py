@@ -27,7 +27,7 @@ from ..core import PhysdiffError
 Offset = tuple[int, ...]
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
-METHODS = ("auto", "shift", "conv")
+METHODS = ("auto", "shift", "conv", "compiled")
 
 
 @dataclass(frozen=True)
@@ -101,10 +101,13 @@ class SparseKernel:
 
     # -------------------------------------------------------------- application
     def apply_valid(self, padded: torch.Tensor, method: str = "auto") -> torch.Tensor:
-        """Apply to a field padded by :attr:`pad_widths`; return the unpadded-size result."""
-        if method == "auto":
+        """Apply to a field padded by :attr:`pad_widths`; return the unpadded-size result.
+
+        ``"compiled"`` is handled by periodic operators before padding; here it means shifted sums.
+        """
+        if method in ("auto", "compiled"):
             method = "conv" if padded.is_cuda else "shift"
-        if method == "shift":
+        if method in ("shift", "compiled"):
             return self._apply_shift(padded)
         if method == "conv":
             return self._apply_conv(padded)
