@@ -162,3 +162,18 @@ def test_the_cli_imports_no_plotting_or_hdf5_until_used():
              "print(sorted(m for m in ('matplotlib', 'h5py') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_a_closed_pipe_ends_quietly():
+    """``physdiff info | head -1``: no BrokenPipeError traceback when the reader stops early."""
+    import subprocess
+    import sys
+
+    # The read end is closed before the command writes anything: every write hits EPIPE.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "physdiff", "stencil", "1", "8"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    assert process.wait() == 0, stderr
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr

@@ -14,6 +14,7 @@ Names typed here (PDEs, presets, integrators, dtypes) become classes only in ``_
 from __future__ import annotations
 
 import argparse
+import os
 import contextlib
 import sys
 from collections.abc import Iterator, Sequence
@@ -255,7 +256,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``physdiff`` console script."""
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # inside the try: a closed pipe must surface here, not at exit
+        return code
     except PhysdiffError as error:
         print(f"physdiff: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader closed the pipe (``physdiff info | head``): stop quietly, as Unix tools do.
+        # Point stdout at devnull so the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
