@@ -17,8 +17,10 @@ ALLOWED = {
     "testing": {"core"},
     "solvers": {"core", "operators", "integrators"},
     "learners": {"core", "operators", "integrators"},
+    "metrics": {"core"},
+    "training": {"core", "operators", "integrators", "learners", "metrics"},
     "data": {"core", "operators", "integrators", "solvers"},
-    "cli": {"core", "operators", "integrators", "solvers", "learners", "data", "testing"},
+    "cli": {"core", "operators", "integrators", "solvers", "learners", "data", "testing", "metrics", "training"},
 }
 
 

@@ -1,7 +1,11 @@
-"""Physics-hard-coded learners built from physdiff operators and integrators.
+"""Sequence learners built from physdiff operators and integrators.
 
-Planned (issues: training, PeRCNN/PIMRL). This layer may import ``operators``,
-``integrators`` and ``core``, and never ``solvers``, ``data`` or ``training``.
+Every learner implements :class:`SequenceLearner` (warm up on context frames, roll out
+future frames, teacher forcing, state carry-over, checkpointing). This layer may import
+``operators``, ``integrators`` and ``core``, and never ``solvers``, ``data`` or ``training``.
 """
 
-__all__: list[str] = []
+from ._base import SequenceLearner as SequenceLearner
+from ._base import detach_state as detach_state
+
+__all__: list[str] = ["SequenceLearner", "detach_state"]
