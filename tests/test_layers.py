@@ -18,7 +18,7 @@ ALLOWED = {
     "solvers": {"core", "operators", "integrators"},
     "learners": {"core", "operators", "integrators"},
     "metrics": {"core"},
-    "training": {"core", "operators", "integrators", "learners", "metrics"},
+    "training": {"core", "operators", "integrators", "learners", "metrics", "data"},
     "data": {"core", "operators", "integrators", "solvers"},
     "cli": {"core", "operators", "integrators", "solvers", "learners", "data", "testing", "metrics", "training"},
 }
