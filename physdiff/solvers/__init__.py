@@ -30,3 +30,8 @@ __all__ += ["KdV", "NavierStokes2D"]
 from ._shallow_water import ShallowWaterSphere as ShallowWaterSphere
 
 __all__ += ["ShallowWaterSphere"]
+
+# A PDE's own scheme (Crank-Nicolson, ETDRK4) behind the integrator interface.
+from ._native import NativeScheme as NativeScheme
+
+__all__ += ["NativeScheme"]
