@@ -20,7 +20,9 @@ ALLOWED = {
     "metrics": {"core"},
     "training": {"core", "operators", "integrators", "learners", "metrics", "data"},
     "data": {"core", "operators", "integrators", "solvers"},
-    "cli": {"core", "operators", "integrators", "solvers", "learners", "data", "testing", "metrics", "training"},
+    "experiments": {"core", "operators", "integrators", "solvers", "learners", "data", "metrics", "training"},
+    "cli": {"core", "operators", "integrators", "solvers", "learners", "data", "testing", "metrics", "training",
+            "experiments"},
 }
 
 

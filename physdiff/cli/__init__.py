@@ -18,8 +18,12 @@ import os
 import contextlib
 import sys
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from physdiff.core import PhysdiffError
+
+if TYPE_CHECKING:  # physdiff.data (and h5py behind it) loads only when a command needs it
+    from physdiff.data import BurstSpec
 
 
 class _ProgressBar:
@@ -75,6 +79,26 @@ def _grid(text: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
     return sizes
 
 
+def _burst(text: str | None) -> BurstSpec | None:
+    """``--burst L,E,K``: burst_length, burst_every, macro_every."""
+    if text is None:
+        return None
+    from physdiff.data import BurstSpec
+
+    try:
+        values = [int(part) for part in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 3:
+        raise PhysdiffError(
+            f"--burst: expected L,E,K (burst_length, burst_every, macro_every: three ints, e.g. 3,8,4), got {text!r}."
+        )
+    try:
+        return BurstSpec(*values)
+    except PhysdiffError as exc:
+        raise PhysdiffError(f"--burst {text}: {exc}") from None
+
+
 def _simulate(args: argparse.Namespace) -> int:
     from physdiff.data import generate
 
@@ -83,6 +107,7 @@ def _simulate(args: argparse.Namespace) -> int:
     entry = registry.pde_entry(args.pde)
     preset = entry.preset(args.preset)
     shape = _grid(args.grid, preset.grid)
+    burst = _burst(args.burst)
     with _progress(args.quiet, f"{entry.name}/{preset.name}") as bar:
         info = generate(
             preset.build(shape), args.out, shape=shape, dt=preset.dt if args.dt is None else args.dt,
@@ -91,7 +116,7 @@ def _simulate(args: argparse.Namespace) -> int:
             integrator=registry.integrator_class(args.integrator or preset.integrator), n_trajectories=args.n_traj,
             seed=args.seed, dtype=registry.DTYPES[args.dtype], device=args.device, ic_options=preset.ic_options,
             batch_size=args.batch_size, compression=None if args.compression == "none" else args.compression,
-            progress=bar,
+            progress=bar, burst=burst,
         )
     print(f"wrote {info.path}: trajectories {info.shape} {info.dtype}, setup sha256 {info.provenance.sha256}")
     return 0
@@ -232,6 +257,8 @@ def _add_data_commands(sub: argparse._SubParsersAction) -> None:
     simulate.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda:0 (default: cpu)")
     simulate.add_argument("--dtype", choices=sorted(registry.DTYPES), default="float32")
     simulate.add_argument("--compression", choices=("gzip", "lzf", "none"), default="gzip")
+    simulate.add_argument("--burst", metavar="L,E,K", help="store a burst layout: bursts of L frames every E "
+                          "frames, macro stride K (PIMRL; see docs/data_format.md)")
     simulate.add_argument("--quiet", action="store_true", help="no progress bar")
     simulate.add_argument("--out", required=True, help="output file (.h5), written atomically")
     simulate.set_defaults(func=_simulate)

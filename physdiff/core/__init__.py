@@ -7,4 +7,10 @@ from ._validation import positive_per_axis as positive_per_axis
 from ._validation import check_field as check_field
 from ._validation import check_ndim as check_ndim
 
-__all__ = ["Grid", "PhysdiffError", "as_spacing", "check_field", "check_ndim", "positive_per_axis"]
+from ._atomic import atomic_write as atomic_write
+from ._atomic import atomic_write_json as atomic_write_json
+
+__all__ = [
+    "Grid", "PhysdiffError", "as_spacing", "atomic_write", "atomic_write_json", "check_field", "check_ndim",
+    "positive_per_axis",
+]

@@ -1,12 +1,14 @@
 """Trajectory data: one HDF5 schema, an atomic streaming writer, validated reading, lazy
-windows for training, observation models (burst sampling, downsampling, noise), and
-generation/regeneration from provenance.
+windows for training (also inside bursts), observation models (burst sampling,
+downsampling, noise), and generation/regeneration from provenance.
 
 This layer imports ``core``, ``operators``, ``integrators`` and ``solvers``; h5py is
 imported lazily, when a file is first opened. The schema is documented in
 ``docs/data_format.md``.
 """
 
+from ._burst import BurstSpec as BurstSpec
+from ._dataset import BurstWindows as BurstWindows
 from ._dataset import TrajectoryWindows as TrajectoryWindows
 from ._format import SCHEMA as SCHEMA
 from ._format import SCHEMA_VERSION as SCHEMA_VERSION
@@ -29,6 +31,8 @@ from ._writer import TrajectoryWriter as TrajectoryWriter
 
 __all__ = [
     "BurstSample",
+    "BurstSpec",
+    "BurstWindows",
     "Provenance",
     "Regeneration",
     "SCHEMA",

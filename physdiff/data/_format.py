@@ -6,7 +6,8 @@ Layout (documented in ``docs/data_format.md``)::
     /time           (T,)               float64, in the PDE's time unit
     /x0, /x1, ...   (space[a],)        float64, sample positions per spatial axis
     attrs           schema, schema_version, complete, channel_names, channel_mean,
-                    channel_std, and the provenance (see :class:`Provenance`)
+                    channel_std, the provenance (see :class:`Provenance`) and,
+                    optionally, burst (see :class:`physdiff.data.BurstSpec`)
 
 The setup hash is ``sha256(canonical_json(setup))`` where :func:`canonical_json`
 sorts keys, uses no whitespace, ASCII only and rejects NaN/Inf: the same setup
@@ -29,6 +30,8 @@ SCHEMA_VERSION = 1
 
 TRAJECTORIES = "trajectories"
 TIME = "time"
+#: Optional root attribute: the canonical JSON of a :class:`physdiff.data.BurstSpec`.
+BURST = "burst"
 
 #: Storage dtypes, by the name written to the file. HDF5 has no bfloat16.
 DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}

@@ -16,6 +16,7 @@ from ..core import PhysdiffError
 from ..integrators import RK4
 from ..solvers import PDE, simulate
 from . import _format as fmt
+from ._burst import BurstSpec
 from ._format import Provenance
 from ._reader import TrajectoryFile, TrajectoryInfo, read_info
 from ._writer import TrajectoryWriter
@@ -34,6 +35,7 @@ def generate(
     integrator: type = RK4, n_trajectories: int = 1, seed: int = 0, dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None, ic_options: Mapping[str, Any] | None = None,
     batch_size: int | None = None, compression: str | None = "gzip", progress: Progress | None = None,
+    burst: BurstSpec | None = None,
 ) -> TrajectoryInfo:
     """Simulate ``n_trajectories`` runs of ``pde`` and stream them into the trajectory file ``out``.
 
@@ -56,6 +58,9 @@ def generate(
         batch_size: runs simulated together (default: all ``n_trajectories``).
         compression: ``"gzip"``, ``"lzf"`` or None.
         progress: called as ``progress(done, total)`` in steps over all batches.
+        burst: the burst layout to store with the frames (a :class:`BurstSpec`; its micro
+            interval is the frame interval ``save_every * dt``), or None. It describes how the
+            data is to be observed, not what was computed, so it is outside the setup hash.
 
     Returns:
         The :class:`TrajectoryInfo` of the written file.
@@ -67,7 +72,8 @@ def generate(
     batch_size = n_trajectories if batch_size is None else batch_size
     setup = _setup(pde, integrator, shape=shape, dt=dt, steps=steps, save_every=save_every,
                    n_trajectories=n_trajectories, seed=seed, dtype=dtype, ic_options=ic_options, batch_size=batch_size)
-    return _run(pde, integrator, setup, Path(out), device=device, compression=compression, progress=progress)
+    return _run(pde, integrator, setup, Path(out), device=device, compression=compression, progress=progress,
+                burst=burst)
 
 
 def _positive(value: object, name: str) -> int:
@@ -124,7 +130,7 @@ def _coordinates(pde: PDE, shape: tuple[int, ...]) -> list[np.ndarray] | None:
 
 
 def _run(pde: PDE, integrator: type, setup: dict[str, Any], out: Path, *, device: torch.device | str | None,
-         compression: str | None, progress: Progress | None) -> TrajectoryInfo:
+         compression: str | None, progress: Progress | None, burst: BurstSpec | None = None) -> TrajectoryInfo:
     device = torch.device(device) if device is not None else torch.device("cpu")
     dtype = fmt.DTYPES[setup["dtype"]]
     shape, steps, save_every = tuple(setup["shape"]), setup["steps"], setup["save_every"]
@@ -139,7 +145,7 @@ def _run(pde: PDE, integrator: type, setup: dict[str, Any], out: Path, *, device
     writer = TrajectoryWriter(
         out, n_trajectories=len(seeds), n_frames=frames, channel_names=pde.channel_names, space_shape=shape,
         dtype=dtype, time=[j * save_every * setup["dt"] for j in range(frames)], coordinates=_coordinates(pde, shape),
-        provenance=provenance, compression=compression,
+        provenance=provenance, compression=compression, burst=burst,
     )
     # Parameters may require grad (inverse problems); data generation never needs the graph.
     with torch.no_grad(), writer:
@@ -183,7 +189,8 @@ def regenerate(
 ) -> Regeneration:
     """Rebuild the file ``path`` from its provenance into ``out`` and compare the two.
 
-    The PDE and the integrator are rebuilt by the caller's resolvers (the command line
+    The burst layout (if any) and the compression are copied from the original. The PDE and
+    the integrator are rebuilt by the caller's resolvers (the command line
     passes its registry: strings become classes only there). The rebuilt PDE must report
     the stored ``config()`` exactly, so the setup hash of ``out`` equals the original's.
 
@@ -222,7 +229,8 @@ def regenerate(
     if device is None:
         stored = torch.device(info.provenance.device)
         device = stored if stored.type == "cpu" or (stored.type == "cuda" and torch.cuda.is_available()) else "cpu"
-    new = _run(pde, integrator, setup, Path(out), device=device, compression=info.compression, progress=progress)
+    new = _run(pde, integrator, setup, Path(out), device=device, compression=info.compression, progress=progress,
+               burst=info.burst)  # the burst layout is kept, as are the storage details
     identical, diff = _compare(info, new)
     return Regeneration(
         path=Path(out), identical=identical, max_abs_diff=diff, device=str(device), sha256=new.provenance.sha256

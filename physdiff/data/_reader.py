@@ -13,6 +13,7 @@ import torch
 
 from ..core import PhysdiffError
 from . import _format as fmt
+from ._burst import BurstSpec
 from ._format import Provenance
 
 
@@ -31,6 +32,8 @@ class TrajectoryInfo:
         provenance: how the file was made, or None for files written without it.
         schema_version: the schema version the file was written with.
         compression, chunks: HDF5 storage details of ``trajectories``.
+        burst: the burst layout of the frames (attribute ``burst``), or None for files
+            written without one (older files included).
     """
 
     path: Path
@@ -45,6 +48,7 @@ class TrajectoryInfo:
     schema_version: int
     compression: str | None
     chunks: tuple[int, ...] | None
+    burst: BurstSpec | None = None
 
     @property
     def n_trajectories(self) -> int:
@@ -191,10 +195,14 @@ def _validate(file: Any, path: Path, where: str) -> TrajectoryInfo:
     provenance = Provenance.from_attrs(file.attrs, where)
     if provenance is not None:
         _check_provenance(provenance, shape, data.dtype.name, where)
+    burst = None
+    if fmt.BURST in file.attrs:  # optional: absent in files without bursts, and in files older than it
+        burst = BurstSpec.from_json(fmt._text(file.attrs[fmt.BURST]), where)
+        burst.check_frames(shape[1], where)
     return TrajectoryInfo(
         path=path, shape=shape, channel_names=names, dtype=data.dtype.name, time=time, coordinates=coordinates,
         mean=mean, std=std, provenance=provenance, schema_version=version, compression=data.compression,
-        chunks=tuple(data.chunks) if data.chunks else None,
+        chunks=tuple(data.chunks) if data.chunks else None, burst=burst,
     )
 
 

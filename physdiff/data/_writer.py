@@ -14,6 +14,7 @@ import torch
 
 from ..core import PhysdiffError
 from . import _format as fmt
+from ._burst import BurstSpec
 from ._format import Provenance
 
 
@@ -49,13 +50,15 @@ class TrajectoryWriter:
         coordinates: per spatial axis, the sample positions (default: point indices).
         provenance: how the data was made (see :class:`Provenance`), or None.
         compression: ``"gzip"`` (portable, default), ``"lzf"`` (faster, h5py only) or None.
+        burst: the burst layout of the frames (see :class:`BurstSpec`), stored as the
+            attribute ``burst``; None (default) stores none. At least one burst must fit.
     """
 
     def __init__(
         self, path: str | os.PathLike, *, n_trajectories: int, n_frames: int, channel_names: Sequence[str],
         space_shape: Sequence[int], dtype: torch.dtype = torch.float32, time: Sequence[float] | None = None,
         coordinates: Sequence[Sequence[float]] | None = None, provenance: Provenance | None = None,
-        compression: str | None = "gzip",
+        compression: str | None = "gzip", burst: BurstSpec | None = None,
     ) -> None:
         self.path = Path(path)
         where = f"TrajectoryWriter({str(self.path)!r})"
@@ -81,8 +84,16 @@ class TrajectoryWriter:
         self.coordinates = [
             self._axis(c, n, f"coordinates[{a}]", where) for a, (c, n) in enumerate(zip(coordinates, self.space_shape))
         ]
+        if burst is not None:
+            if not isinstance(burst, BurstSpec):
+                raise PhysdiffError(
+                    f"{where}: burst: expected a BurstSpec(burst_length, burst_every, macro_every) or None, "
+                    f"got {type(burst).__name__}."
+                )
+            burst.check_frames(n_frames, where)
         self.provenance = provenance
         self.compression = compression
+        self.burst = burst
         self._where = where
         self._file: Any = None
         self._tmp: Path | None = None
@@ -139,6 +150,8 @@ class TrajectoryWriter:
         }
         if self.provenance is not None:
             attrs.update(self.provenance.to_attrs())
+        if self.burst is not None:
+            attrs[fmt.BURST] = self.burst.to_json()
         for key, value in attrs.items():
             if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value):
                 value = np.array(value, dtype=h5py.string_dtype())  # NumPy's fixed-width '<U' has no HDF5 type
