@@ -1,0 +1,249 @@
+"""Convolutional LSTM (Shi et al. 2015, without peepholes): a cell and a stacked sequence learner.
+
+The cell replaces the matrix products of an LSTM by convolutions, so the hidden state is a
+field ``(B, hidden, *space)`` and the gates see a ``kernel_size`` neighbourhood. It is the
+usual black-box baseline for spatio-temporal forecasting of PDE data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..core import PhysdiffError
+from ._base import SequenceLearner
+
+__all__ = ["ConvLSTM", "ConvLSTMCell"]
+
+PADDING_MODES = ("circular", "zeros", "reflect", "replicate")
+CellState = tuple[torch.Tensor, torch.Tensor]
+
+
+def check_positive_int(value: object, name: str, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise PhysdiffError(f"{where}: {name}: expected a positive int, got {value!r}.")
+    return value
+
+
+def check_kernel_size(value: object, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or value % 2 == 0:
+        raise PhysdiffError(
+            f"{where}: kernel_size: expected an odd positive int (so that a 'same' padding keeps the grid size), "
+            f"got {value!r}."
+        )
+    return value
+
+
+def check_padding_mode(value: object, where: str) -> str:
+    if value not in PADDING_MODES:
+        raise PhysdiffError(
+            f"{where}: padding_mode: expected one of {PADDING_MODES} ('circular' for periodic domains), got {value!r}."
+        )
+    return value  # type: ignore[return-value]
+
+
+def check_channel_tuple(value: object, name: str, where: str) -> tuple[int, ...]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = (value,)
+    if not isinstance(value, Sequence) or len(value) == 0:
+        raise PhysdiffError(f"{where}: {name}: expected a non-empty tuple of positive ints (one per layer), "
+                            f"got {value!r}.")
+    return tuple(check_positive_int(v, name, where) for v in value)
+
+
+def same_padding(x: torch.Tensor, kernel_size: int, mode: str) -> torch.Tensor:
+    """Pad every spatial axis by ``kernel_size // 2`` so that a valid convolution keeps the size.
+
+    Circular padding is built from ``torch.cat`` of wrapped slices, which keeps the input's memory
+    format: ``F.pad(mode="circular")`` returns a contiguous (NCHW) tensor even for a channels-last
+    input, which would make oneDNN convert formats at every convolution.
+    """
+    p = kernel_size // 2
+    if p == 0:
+        return x
+    if mode == "circular":
+        for dim in range(2, x.dim()):
+            n = x.shape[dim]
+            if p > n:
+                raise PhysdiffError(
+                    f"circular padding: kernel_size {kernel_size} needs at least {p} points on spatial axis "
+                    f"{dim - 2}, got {n} (shape {tuple(x.shape)}). Use a smaller kernel or a finer grid."
+                )
+            x = torch.cat([x.narrow(dim, n - p, p), x, x.narrow(dim, 0, p)], dim=dim)
+        return x
+    return F.pad(x, (p, p) * (x.dim() - 2), mode="constant" if mode == "zeros" else mode)
+
+
+def weight_format(tensor: torch.Tensor) -> torch.memory_format:
+    """Channels-last if ``tensor`` (a weight after ``module.to(memory_format=...)``, or a field) is
+    stored channels-last and not also plainly contiguous; else the contiguous format."""
+    last = {4: torch.channels_last, 5: torch.channels_last_3d}.get(tensor.dim())
+    if last is not None and tensor.is_contiguous(memory_format=last) and not tensor.is_contiguous():
+        return last
+    return torch.contiguous_format
+
+
+class ConvLSTMCell(nn.Module):
+    r"""One ConvLSTM cell (no peephole connections), for 1D, 2D or 3D fields.
+
+    With ``*`` a convolution over space (``kernel_size`` wide, 'same' padding), ``[x, h]``
+    the channel concatenation and ``sigma`` the logistic function::
+
+        (z_i, z_f, z_o, z_g) = W * [x, h] + b          (one conv, 4 * hidden output channels)
+        i = sigma(z_i),  f = sigma(z_f),  o = sigma(z_o),  g = tanh(z_g)
+        c' = f . c + i . g
+        h' = o . tanh(c')
+
+    (``.`` elementwise). The module is stateless: the state ``(h, c)``, each
+    ``(B, hidden, *space)``, is passed in and returned, so the batch and grid sizes are
+    those of the input and never fixed at construction.
+
+    Args:
+        in_channels: channels of ``x``.
+        hidden_channels: channels of ``h`` and ``c``.
+        kernel_size: odd width of the convolution on every axis.
+        ndim: spatial dimensions (1, 2 or 3).
+        padding_mode: 'circular' (periodic domains), 'zeros', 'reflect' or 'replicate'.
+
+    Attributes:
+        weight: ``(4 hidden, in_channels + hidden, k, ..., k)``, gate blocks in the order i, f, o, g;
+            the input columns come first.
+        bias: ``(4 hidden,)``.
+    """
+
+    def __init__(self, in_channels: int, hidden_channels: int, kernel_size: int = 3, ndim: int = 2,
+                 padding_mode: str = "circular") -> None:
+        super().__init__()
+        where = type(self).__name__
+        self.in_channels = check_positive_int(in_channels, "in_channels", where)
+        self.hidden_channels = check_positive_int(hidden_channels, "hidden_channels", where)
+        self.kernel_size = check_kernel_size(kernel_size, where)
+        if ndim not in (1, 2, 3):
+            raise PhysdiffError(f"{where}: ndim: expected 1, 2 or 3, got {ndim!r}.")
+        self.ndim = ndim
+        self.padding_mode = check_padding_mode(padding_mode, where)
+        self._conv = getattr(F, f"conv{ndim}d")
+        fan_in = in_channels + hidden_channels
+        self.weight = nn.Parameter(torch.empty(4 * hidden_channels, fan_in, *(kernel_size,) * ndim))
+        self.bias = nn.Parameter(torch.empty(4 * hidden_channels))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default convolution initialisation, then forget-gate bias 1.
+
+        A forget-gate bias of 1 starts training with ``f ~ sigma(1) = 0.73``: the cell keeps most
+        of its memory from the start, so gradients through ``c`` do not vanish over the first
+        steps of a rollout before the network has learned when to forget (Gers et al. 2000;
+        Jozefowicz et al. 2015 found it to help LSTMs on nearly every task).
+        """
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        bound = 1.0 / math.sqrt(self.weight[0].numel())
+        h = self.hidden_channels
+        with torch.no_grad():
+            self.bias.uniform_(-bound, bound)
+            self.bias[h:2 * h].fill_(1.0)
+
+    def extra_repr(self) -> str:
+        return (f"in_channels={self.in_channels}, hidden_channels={self.hidden_channels}, "
+                f"kernel_size={self.kernel_size}, ndim={self.ndim}, padding_mode={self.padding_mode!r}")
+
+    def zero_state(self, x: torch.Tensor) -> CellState:
+        """``(h, c)`` of zeros ``(B, hidden, *space)`` for a field ``x`` ``(B, any channels, *space)``: its
+        batch, grid, dtype and device, the weights' memory format."""
+        shape = (x.shape[0], self.hidden_channels, *x.shape[2:])
+        fmt = weight_format(self.weight)
+        return tuple(x.new_zeros(shape).contiguous(memory_format=fmt) for _ in range(2))  # type: ignore[return-value]
+
+    def forward(self, x: torch.Tensor, state: CellState | None = None) -> CellState:
+        """Advance the state by one input ``x`` ``(B, in_channels, *space)``; ``state=None`` means zeros."""
+        if x.dim() != self.ndim + 2 or x.shape[1] != self.in_channels:
+            raise PhysdiffError(
+                f"{type(self).__name__}: x: expected (B, {self.in_channels}, *space) with {self.ndim} spatial axes, "
+                f"got shape {tuple(x.shape)}."
+            )
+        k, mode = self.kernel_size, self.padding_mode
+        # After model.to(memory_format=torch.channels_last) the whole cell runs channels-last
+        # (faster convolutions in oneDNN); a no-op otherwise.
+        x = x.contiguous(memory_format=weight_format(self.weight))
+        if state is None:
+            # Zero state: the hidden columns of W multiply zeros, so convolve the input alone
+            # (saves the hidden part of the first step's convolution and its backward).
+            z = self._conv(same_padding(x, k, mode), self.weight[:, : self.in_channels], self.bias)
+            c = None
+        else:
+            h, c = state
+            # One convolution of the concatenation: on CPU one wide convolution beats two
+            # narrow ones (input and hidden) added together (measured in benchmarks/convlstm.py).
+            z = self._conv(same_padding(torch.cat([x, h], dim=1), k, mode), self.weight, self.bias)
+        # One split (its backward is one concatenation) rather than slices: the backward of each
+        # slice zero-fills a gradient of the full 4 * hidden size.
+        zi, zf, zo, zg = z.split(self.hidden_channels, dim=1)
+        i, f, o, g = torch.sigmoid(zi), torch.sigmoid(zf), torch.sigmoid(zo), torch.tanh(zg)
+        c_next = i * g if c is None else torch.addcmul(i * g, f, c)
+        h_next = o * torch.tanh(c_next)
+        return h_next, c_next
+
+
+class ConvLSTM(SequenceLearner):
+    r"""Stacked ConvLSTM with a 1x1 output head: the black-box sequence baseline.
+
+    Layer ``l`` takes the hidden field of layer ``l - 1`` (layer 0 takes the frame ``u_n``);
+    the head maps the last hidden field to the frame's channels::
+
+        (h^0, c^0) = cell_0(u_n, state^0),   (h^l, c^l) = cell_l(h^{l-1}, state^l)
+        u_{n+1} = u_n + head(h^L)      (residual=True)       u_{n+1} = head(h^L)  (False)
+
+    With ``residual=True`` the network learns the increment: a freshly initialised model
+    with a small head is already close to the persistence forecast ``u_{n+1} = u_n``, which
+    is the baseline any forecaster must beat; the network only has to model the change over
+    one interval, which is small and well scaled for smooth PDE data.
+
+    The state is a tuple of ``(h, c)`` per layer; :meth:`initial_state` is zeros.
+
+    Args:
+        channels: channels ``C`` of the frames.
+        ndim: spatial dimensions (1, 2 or 3).
+        hidden_channels: hidden channels of each layer (its length is the number of layers).
+        kernel_size: odd convolution width of every cell.
+        padding_mode: 'circular' (periodic data), 'zeros', 'reflect' or 'replicate'.
+        residual: predict the increment (see above).
+        time_step: physical interval between frames, if fixed (else None).
+    """
+
+    def __init__(self, channels: int, ndim: int = 2, hidden_channels: Sequence[int] = (32, 32),
+                 kernel_size: int = 3, padding_mode: str = "circular", residual: bool = True,
+                 time_step: float | None = None) -> None:
+        super().__init__(channels, ndim, time_step=time_step)
+        where = type(self).__name__
+        self.hidden_channels = check_channel_tuple(hidden_channels, "hidden_channels", where)
+        self.kernel_size = check_kernel_size(kernel_size, where)
+        self.padding_mode = check_padding_mode(padding_mode, where)
+        self.residual = bool(residual)
+        inputs = (channels, *self.hidden_channels[:-1])
+        self.cells = nn.ModuleList(
+            ConvLSTMCell(i, h, kernel_size, ndim, padding_mode) for i, h in zip(inputs, self.hidden_channels)
+        )
+        self.head = getattr(nn, f"Conv{ndim}d")(self.hidden_channels[-1], channels, 1)
+
+    def initial_state(self, u: torch.Tensor) -> tuple[CellState, ...]:
+        """Zeros ``(h, c)`` for every layer, shaped like ``u``'s batch and grid."""
+        return tuple(cell.zero_state(u) for cell in self.cells)
+
+    def step(self, u: torch.Tensor, state: tuple[CellState, ...] | None) -> tuple[torch.Tensor, tuple]:
+        x, new_state = u, []
+        for layer, cell in enumerate(self.cells):
+            x, c = cell(x, None if state is None else state[layer])
+            new_state.append((x, c))
+        # the prediction keeps the input's memory format, whatever the model's
+        out = self.head(x).contiguous(memory_format=weight_format(u))
+        return (u + out if self.residual else out), tuple(new_state)
+
+    def config(self) -> dict[str, Any]:
+        return {"channels": self.channels, "ndim": self.ndim, "hidden_channels": list(self.hidden_channels),
+                "kernel_size": self.kernel_size, "padding_mode": self.padding_mode, "residual": self.residual,
+                "time_step": self.time_step}
