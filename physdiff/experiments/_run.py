@@ -1,0 +1,176 @@
+"""Run one comparison: make the data, train every learner (resumably), evaluate long rollouts.
+
+Layout of the output folder (every file written atomically; rerunning the same command
+skips what is complete and resumes an interrupted training from its last checkpoint)::
+
+    OUT/data/train.h5, OUT/data/test.h5          trajectories (train + validation, held-out test)
+    OUT/runs/ARM/seedS/micro/                     PIMRL's micro pretraining run (last.pt, metrics.jsonl, ...)
+    OUT/runs/ARM/seedS/macro/                     the macro-scale training run
+    OUT/runs/ARM/seedS/result.json                test metrics, parameter count, training time
+    OUT/runs/ARM/seedS/rollout.pt                 the first test trajectory's prediction (for plots)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..core import PhysdiffError, atomic_write, atomic_write_json
+from ..data import BurstWindows, generate, read_info, read_trajectories
+from ..learners import SequenceLearner
+from ..training import (
+    OptimizerConfig,
+    ScheduleConfig,
+    TrainConfig,
+    Trainer,
+    evaluate_rollout,
+    load_weights,
+    seed_everything,
+    training_windows,
+)
+from ._arms import Arm, arms
+from ._setups import ExperimentSetup
+
+#: ``progress(message)`` for status lines, ``bar(done, total)`` for the current training.
+Report = Callable[[str], None]
+Bar = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class ExperimentData:
+    """Paths and layout of one setup's data."""
+
+    train: Path
+    test: Path
+    spacing: tuple[float, ...]
+    channels: int
+    val_ids: tuple[int, ...]
+    train_ids: tuple[int, ...]
+
+
+def make_data(setup: ExperimentSetup, folder: Path, *, report: Report = print) -> ExperimentData:
+    """Generate (or reuse, if complete and of the same shape) the training and test files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    pde = setup.build_pde()
+    common = dict(shape=setup.shape, dt=setup.dt / setup.save_every, steps=(setup.frames - 1) * setup.save_every,
+                  save_every=setup.save_every, integrator=setup.integrator, dtype=torch.float32,
+                  burst=setup.burst)
+    files = {"train": (folder / "train.h5", setup.n_train + setup.n_val, setup.seed),
+             "test": (folder / "test.h5", setup.n_test, setup.seed + 1000)}
+    for name, (path, count, seed) in files.items():
+        expected = (count, setup.frames)
+        if path.exists():
+            try:
+                info = read_info(path)
+                if tuple(info.shape[:2]) == expected and tuple(info.space_shape) == setup.shape:
+                    continue
+            except PhysdiffError:
+                pass
+            report(f"{path}: not the expected data ({expected[0]} trajectories of {expected[1]} frames); regenerating.")
+        report(f"simulating {setup.title}: {count} {name} trajectories of {setup.frames} frames on {setup.shape}")
+        generate(pde, path, n_trajectories=count, seed=seed, **common)
+    info = read_info(files["train"][0])
+    spacing = tuple(float(c[1] - c[0]) for c in info.coordinates)
+    train_ids = tuple(range(setup.n_train))
+    val_ids = tuple(range(setup.n_train, setup.n_train + setup.n_val))
+    return ExperimentData(files["train"][0], files["test"][0], spacing, info.shape[2], val_ids, train_ids)
+
+
+def _config(setup: ExperimentSetup, steps: int, horizon: int, context: int, seed: int, device: str) -> TrainConfig:
+    return TrainConfig(
+        steps=steps, batch_size=setup.batch_size, context_frames=context, horizon=horizon,
+        optimizer=OptimizerConfig(name="adam", lr=setup.lr), schedule=ScheduleConfig(name="cosine", min_factor=0.1),
+        grad_clip=1.0, validate_every=max(1, steps // 5), checkpoint_every=max(1, steps // 5),
+        log_every=max(1, steps // 20), seed=seed, device=device,
+    )
+
+
+def _fit(model: SequenceLearner, cfg: TrainConfig, train: Any, val: Any, out: Path, bar: Bar | None) -> float:
+    """Train (resuming if ``out`` holds a run), reload the best validated weights; return seconds spent now."""
+    start = time.perf_counter()
+    progress = None if bar is None else (lambda step, total, _metrics: bar(step, total))
+    trainer = Trainer(model, cfg, train, val, out_dir=out, progress=progress, resume="auto")
+    trainer.fit()
+    best = out / "best.pt"
+    if best.exists():
+        load_weights(model, best)
+    return time.perf_counter() - start
+
+
+def train_arm(
+    arm: Arm, setup: ExperimentSetup, data: ExperimentData, seed: int, folder: Path, *, device: str = "auto",
+    bar: Bar | None = None,
+) -> tuple[SequenceLearner, float, tuple[torch.Tensor, torch.Tensor]]:
+    """Build ``arm``'s model with ``seed`` and train it (micro pretraining first if the arm has one).
+
+    Returns:
+        The trained model (best validated weights), the training seconds, and the training
+        data's per-channel ``(mean, std)`` (the normalisation of black-box learners).
+    """
+    seed_everything(seed)
+    model = arm.build(setup, data.channels, data.spacing)
+    seconds = 0.0
+    if arm.pretrain_micro:
+        micro = model.micro
+        length = setup.burst.burst_length
+        train = BurstWindows(data.train, length, trajectories=data.train_ids, normalize=False)
+        val = BurstWindows(data.train, length, trajectories=data.val_ids, normalize=False)
+        cfg = _config(setup, setup.micro_steps, length - 1, 1, seed, device)
+        seconds += _fit(micro, cfg, train, val, folder / "micro", bar)
+    windows = training_windows(model, data.train, context_frames=setup.context_frames, horizon=setup.horizon,
+                               val_trajectories=data.val_ids)
+    cfg = _config(setup, setup.steps, setup.horizon, setup.context_frames, seed, device)
+    seconds += _fit(model, cfg, windows.train, windows.val, folder / "macro", bar)
+    return model, seconds, (windows.mean, windows.std)
+
+
+def evaluate_arm(
+    model: SequenceLearner, setup: ExperimentSetup, data: ExperimentData, statistics: tuple[torch.Tensor, torch.Tensor]
+) -> tuple[dict[str, Any], torch.Tensor]:
+    """Roll out every test trajectory at the macro interval; metrics in physical units."""
+    test = read_trajectories(data.test)[:, :: setup.k]
+    mean, std = statistics
+    result = evaluate_rollout(model, test.to(torch.float32), context_frames=setup.context_frames, dt=setup.macro_dt,
+                              mean=mean, std=std)
+    return result.summary(), result.predictions[0]
+
+
+def run_experiment(
+    setup: ExperimentSetup, out: str | Path, *, seeds: Sequence[int] = (0,), models: Sequence[Arm] | None = None,
+    device: str = "auto", report: Report = print, bar_factory: Callable[[str], Bar] | None = None,
+) -> list[dict[str, Any]]:
+    """Train and evaluate every arm for every seed on ``setup``; return one result dict per (arm, seed).
+
+    Each result holds ``model``, ``label``, ``seed``, ``rmse``, ``mae``, ``nrmse``, ``hct_mean``,
+    ``params``, ``train_seconds`` and the error/correlation curves over the test rollouts.
+    """
+    out = Path(out)
+    models = arms(ablations=True) if models is None else tuple(models)
+    data = make_data(setup, out / "data", report=report)
+    results = []
+    for arm in models:
+        for seed in seeds:
+            folder = out / "runs" / arm.name / f"seed{seed}"
+            done = folder / "result.json"
+            if done.exists():
+                results.append(json.loads(done.read_text()))
+                report(f"{arm.label} (seed {seed}): done earlier, RMSE {results[-1]['rmse']:.4g}")
+                continue
+            bar = bar_factory(f"{arm.label} seed {seed}") if bar_factory else None
+            model, seconds, statistics = train_arm(arm, setup, data, seed, folder, device=device, bar=bar)
+            summary, rollout = evaluate_arm(model, setup, data, statistics)
+            summary.update(model=arm.name, label=arm.label, seed=seed, train_seconds=seconds,
+                           params=sum(p.numel() for p in model.parameters() if p.requires_grad),
+                           setup=setup.name, macro_dt=setup.macro_dt)
+            atomic_write(folder / "rollout.pt", lambda handle, r=rollout: torch.save(r, handle))
+            atomic_write_json(done, summary)
+            report(f"{arm.label} (seed {seed}): RMSE {summary['rmse']:.4g}, HCT {summary['hct_mean']:.4g}, "
+                   f"{seconds:.0f} s")
+            results.append(summary)
+    return results

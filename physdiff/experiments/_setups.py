@@ -1,0 +1,165 @@
+"""The five datasets of the PIMRL benchmark, at a scale a 2-core CPU trains in minutes.
+
+Each :class:`ExperimentSetup` says how the data are made (PDE, grid, solver, sampling, burst
+layout, trajectory counts), the hyperparameters of every compared learner, and the training
+budget. The protocol shared by all of them is in ``docs/results.md``; what was reduced with
+respect to the paper is stated per setup in :attr:`ExperimentSetup.reduced`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..data import BurstSpec
+from ..integrators import RK4
+from ..solvers import PDE, Burgers, FitzHughNagumo, GrayScott, KdV, NativeScheme
+
+
+@dataclass(frozen=True)
+class ExperimentSetup:
+    """One dataset of the comparison and how every learner is trained on it.
+
+    Data: ``n_train + n_val`` training-file trajectories and ``n_test`` held-out ones, each
+    ``frames`` frames saved every ``dt`` (the micro interval ``delta tau``; the solver takes
+    ``save_every`` steps of ``dt / save_every`` with ``integrator``). The learners may see the
+    bursts (``burst``: runs of ``burst_length`` frames at ``dt``) and the macro frames every
+    ``k = burst.macro_every`` frames (``Dt = k dt``); every learner predicts at ``Dt``.
+
+    Attributes:
+        name, title: identifier and table title.
+        build_pde: the reference PDE for the grid ``shape``.
+        shape, dt, save_every, integrator, frames, burst, n_train, n_val, n_test: the data (see above).
+        seed: first initial-condition seed (trajectory ``i`` uses ``seed + i``; the test file ``seed + 1000 + i``).
+        context_frames: true frames every learner gets before predicting.
+        horizon: macro steps unrolled in the training loss.
+        steps: optimiser steps of each learner's (fine-)training; ``micro_steps`` of PIMRL's
+            micro pretraining on the bursts.
+        batch_size, lr: training batch and Adam learning rate (cosine decay to 10 %).
+        percnn: keyword arguments of :class:`~physdiff.learners.PeRCNN` (besides channels, ndim, dt, spacing).
+        convlstm, fno, macro: keyword arguments of ConvLSTM, FNO and PIMRL's ConvLSTMAutoencoder.
+        period: PIMRL's message-passing period ``N`` (macro steps).
+        reduced: what differs from the paper's setting.
+    """
+
+    name: str
+    title: str
+    build_pde: Callable[[], PDE]
+    shape: tuple[int, ...]
+    dt: float
+    save_every: int
+    frames: int
+    burst: BurstSpec
+    integrator: type = RK4
+    n_train: int = 2
+    n_val: int = 1
+    n_test: int = 2
+    seed: int = 0
+    context_frames: int = 2
+    horizon: int = 4
+    steps: int = 200
+    micro_steps: int = 150
+    batch_size: int = 4
+    lr: float = 2e-3
+    percnn: dict[str, Any] = field(default_factory=dict)
+    convlstm: dict[str, Any] = field(default_factory=lambda: {"hidden_channels": (16, 16)})
+    fno: dict[str, Any] = field(default_factory=dict)
+    macro: dict[str, Any] = field(default_factory=lambda: {"latent_channels": 16, "hidden_channels": (16,)})
+    period: int = 2
+    reduced: str = ""
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def k(self) -> int:
+        """Micro steps per macro step."""
+        return self.burst.macro_every
+
+    @property
+    def macro_dt(self) -> float:
+        return self.k * self.dt
+
+    def scaled(self, factor: float) -> "ExperimentSetup":
+        """The same setup with ``factor`` times the training steps (at least 1 each), e.g. for a smoke test."""
+        return replace(self, steps=max(1, round(self.steps * factor)),
+                       micro_steps=max(1, round(self.micro_steps * factor)))
+
+
+def _fno_modes(shape: tuple[int, ...], modes: int) -> dict[str, Any]:
+    return {"n_modes": (modes,) * len(shape), "hidden_channels": 16, "n_layers": 4}
+
+
+def gray_scott_3d(grid: int = 24) -> ExperimentSetup:
+    """3D Gray-Scott, PeRCNN/PIMRL parameters (Du 0.2, Dv 0.1, F 0.025, k 0.055, dx = 100/48), ``grid^3`` points."""
+    shape = (grid,) * 3
+    return ExperimentSetup(
+        name="gray-scott-3d", title="3D Gray-Scott",
+        build_pde=lambda: GrayScott.percnn_3d(), shape=shape, dt=0.5, save_every=1, frames=241,
+        burst=BurstSpec(burst_length=6, burst_every=40, macro_every=5),
+        percnn={"hidden": 4, "coefficient_bound": [0.4, 0.2], "init_gain": 0.01},
+        fno={"n_modes": (6, 6, 6), "hidden_channels": 12, "n_layers": 4}, steps=200, micro_steps=150,
+        reduced=(f"grid {grid}^3 on [0, {grid * 100 / 48:.0f})^3 (paper 48^3 on [0, 100)^3, same dx); "
+                 "3 + 2 trajectories of 120 time units; a few hundred Adam steps per model"),
+    )
+
+
+def gray_scott_2d(grid: int = 32) -> ExperimentSetup:
+    """2D Gray-Scott, PeRCNN parameters (Du 2e-5, Dv 5e-6, F 0.04, k 0.06, dx = 0.01), ``grid^2`` points."""
+    shape = (grid,) * 2
+    return ExperimentSetup(
+        name="gray-scott-2d", title="2D Gray-Scott",
+        build_pde=lambda: GrayScott.percnn_2d(), shape=shape, dt=0.5, save_every=1, frames=401,
+        burst=BurstSpec(burst_length=11, burst_every=100, macro_every=10),
+        percnn={"hidden": 8, "coefficient_bound": [4e-5, 1e-5]},
+        fno=_fno_modes(shape, grid // 4),
+        reduced=f"grid {grid}^2 (paper 100^2), same dx; 3 + 2 trajectories of 200 time units",
+    )
+
+
+def burgers_2d(grid: int = 32) -> ExperimentSetup:
+    """2D viscous Burgers, nu = 0.01 on [0, 1)^2 (the PIMRL group's generator), ``grid^2`` points."""
+    shape = (grid,) * 2
+    return ExperimentSetup(
+        name="burgers-2d", title="2D Burgers",
+        build_pde=lambda: Burgers(2, nu=0.01, spacing=1.0 / grid), shape=shape, dt=0.002, save_every=2,
+        frames=201, burst=BurstSpec(burst_length=6, burst_every=50, macro_every=5),
+        percnn={"hidden": 16, "kernel_size": 5, "coefficient_bound": [0.02, 0.02]},
+        fno=_fno_modes(shape, grid // 4),
+        reduced=f"grid {grid}^2 (generator 50^2); 3 + 2 trajectories of 0.4 time units",
+    )
+
+
+def fitzhugh_nagumo_2d(grid: int = 32) -> ExperimentSetup:
+    """2D FitzHugh-Nagumo with PDEBench's parameters on [-1, 1)^2, ``grid^2`` points."""
+    shape = (grid,) * 2
+    return ExperimentSetup(
+        name="fitzhugh-nagumo-2d", title="2D FitzHugh-Nagumo",
+        build_pde=lambda: FitzHughNagumo(2, spacing=2.0 / grid), shape=shape, dt=0.01, save_every=1,
+        frames=301, burst=BurstSpec(burst_length=6, burst_every=50, macro_every=5),
+        percnn={"hidden": 8, "coefficient_bound": [2e-3, 1e-2]},
+        fno=_fno_modes(shape, grid // 4),
+        reduced=f"grid {grid}^2 (PDEBench 128^2); PIMRL's own FN parameters are unpublished",
+    )
+
+
+def kdv(points: int = 64) -> ExperimentSetup:
+    """KdV ``u_t + 6 u u_x + u_xxx = 0`` on a periodic interval of length 32, ``points`` points (ETDRK4 data)."""
+    shape = (points,)
+    return ExperimentSetup(
+        name="kdv", title="KdV",
+        build_pde=lambda: KdV(n=points, length=32.0), shape=shape, dt=0.02, save_every=2, frames=301,
+        integrator=NativeScheme, burst=BurstSpec(burst_length=6, burst_every=50, macro_every=5),
+        # No known term: KdV has no diffusion; a 5-point Pi-block can represent u u_x and u_xxx.
+        percnn={"hidden": 16, "kernel_size": 5, "known_term": None, "init_gain": 0.1},
+        fno=_fno_modes(shape, points // 4),
+        reduced=f"{points} points (the paper's grid is unpublished); 3 + 2 trajectories of 6 time units",
+    )
+
+
+#: Every setup of the benchmark table, in the paper's order.
+BENCHMARK_SETUPS: tuple[Callable[[], ExperimentSetup], ...] = (
+    kdv, burgers_2d, fitzhugh_nagumo_2d, gray_scott_2d, gray_scott_3d,
+)

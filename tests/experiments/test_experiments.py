@@ -1,0 +1,136 @@
+"""The comparison pipeline end to end at toy size: data, every arm, resumption, tables, plots."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+
+import pytest
+import torch
+
+from physdiff.core import PhysdiffError
+from physdiff.data import BurstSpec, read_info
+from physdiff.experiments import (
+    ARMS,
+    BENCHMARK_SETUPS,
+    aggregate,
+    arms,
+    format_table,
+    gray_scott_3d,
+    kdv,
+    plot_comparison,
+    run_experiment,
+)
+
+
+def tiny_setup():
+    """KdV on 16 points, 1 + 1 + 1 trajectories of 21 frames, two training steps per stage."""
+    return replace(
+        kdv(16), frames=21, burst=BurstSpec(burst_length=3, burst_every=10, macro_every=2), n_train=1, n_val=1,
+        n_test=1, horizon=2, steps=2, micro_steps=2, batch_size=2,
+        percnn={"hidden": 2, "kernel_size": 3, "known_term": None},
+        convlstm={"hidden_channels": (4,)}, fno={"n_modes": (4,), "hidden_channels": 4, "n_layers": 1},
+        macro={"latent_channels": 4, "hidden_channels": (4,)},
+    )
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    out = tmp_path_factory.mktemp("experiment")
+    setup = tiny_setup()
+    messages: list[str] = []
+    results = run_experiment(setup, out, seeds=(0,), device="cpu", report=messages.append)
+    return setup, out, results, messages
+
+
+def test_every_arm_trains_and_is_scored(finished):
+    setup, out, results, _ = finished
+    assert [r["model"] for r in results] == [a.name for a in ARMS]
+    n_steps = (setup.frames - 1) // setup.k + 1 - setup.context_frames
+    for r in results:
+        assert len(r["error_curve"]) == n_steps and len(r["time"]) == n_steps
+        assert r["time"][0] == pytest.approx(setup.macro_dt)
+        assert math.isfinite(r["rmse"]) and r["rmse"] > 0
+        assert 0 <= r["hct_mean"] <= n_steps * setup.macro_dt + 1e-12
+        assert r["params"] > 0
+        assert (out / "runs" / r["model"] / "seed0" / "result.json").exists()
+    info = read_info(out / "data" / "train.h5")
+    assert info.burst == setup.burst and info.shape[:2] == (setup.n_train + setup.n_val, setup.frames)
+
+
+def test_pimrl_arms_pretrain_the_micro_module(finished):
+    _, out, _, _ = finished
+    for arm in ARMS:
+        micro_run = out / "runs" / arm.name / "seed0" / "micro" / "last.pt"
+        assert micro_run.exists() == arm.pretrain_micro, arm.name
+
+
+def test_a_rerun_reuses_finished_runs_and_data(finished):
+    setup, out, results, _ = finished
+    before = (out / "data" / "train.h5").stat().st_mtime_ns
+    messages: list[str] = []
+    again = run_experiment(setup, out, seeds=(0,), models=arms(("percnn",)), device="cpu", report=messages.append)
+    assert again[0]["rmse"] == next(r["rmse"] for r in results if r["model"] == "percnn")
+    assert any("done earlier" in m for m in messages)
+    assert (out / "data" / "train.h5").stat().st_mtime_ns == before
+
+
+def test_a_stale_result_is_not_trusted_over_the_data_shape(finished, tmp_path):
+    setup, out, _, _ = finished
+    changed = replace(setup, frames=setup.frames - 2)
+    messages: list[str] = []
+    from physdiff.experiments import make_data
+
+    make_data(changed, out / "data", report=messages.append)
+    assert read_info(out / "data" / "train.h5").shape[1] == changed.frames
+    assert any("regenerating" in m for m in messages)
+    make_data(setup, out / "data", report=messages.append)  # restore for the other tests
+
+
+def test_tables_and_plots(finished):
+    setup, out, results, _ = finished
+    rows = aggregate(results + [dict(results[0], seed=1, rmse=results[0]["rmse"] * 3)])
+    first = rows[0]
+    assert first["seeds"] == 2
+    assert first["rmse"][0] == pytest.approx(2 * results[0]["rmse"])
+    assert first["rmse"][1] == pytest.approx(math.sqrt(2) * results[0]["rmse"])  # sample std of (r, 3r)
+    markdown = format_table(rows, paper={"pimrl": 0.0457})
+    assert markdown.splitlines()[0].startswith("| model | RMSE | paper RMSE |")
+    assert "| 0.0457 |" in markdown
+    assert "PIMRL" in format_table(rows, markdown=False)
+    paths = plot_comparison(setup, out, results)
+    assert all(p.exists() and p.stat().st_size > 1000 for p in paths)
+
+
+def test_a_diverged_seed_is_reported_as_diverged(finished):
+    _, _, results, _ = finished
+    rows = aggregate([results[0], dict(results[0], seed=1, rmse=float("nan"))])
+    assert rows[0]["rmse"][0] != rows[0]["rmse"][0]  # NaN mean
+    assert "diverged" in format_table(rows)
+
+
+def test_arm_selection():
+    assert [a.name for a in arms(ablations=False)] == ["pimrl", "percnn", "convlstm", "fno"]
+    assert [a.name for a in arms(("fno", "pimrl"))] == ["pimrl", "fno"]
+    with pytest.raises(PhysdiffError, match="unknown model"):
+        arms(("transformer",))
+
+
+@pytest.mark.parametrize("build", BENCHMARK_SETUPS)
+def test_benchmark_setups_are_consistent(build):
+    """Every setup builds all of its models on its grid, and its data can hold a training window."""
+    setup = build()
+    spacing = (1.0,) * setup.ndim
+    torch.manual_seed(0)
+    for arm in ARMS:
+        model = arm.build(setup, 2 if setup.name != "kdv" else 1, spacing)
+        assert model.time_step == pytest.approx(setup.macro_dt), arm.name
+    macro_frames = (setup.frames - 1) // setup.k + 1
+    assert macro_frames >= setup.context_frames + setup.horizon + 10
+    assert setup.burst.burst_length - 1 >= 1
+
+
+def test_scaled_keeps_at_least_one_step():
+    assert gray_scott_3d(8).scaled(1e-6).steps == 1
+    assert gray_scott_3d(8).scaled(2).steps == 2 * gray_scott_3d(8).steps
