@@ -7,8 +7,11 @@ Subcommands (details in ``docs/cli.md``):
 * ``physdiff simulate PDE [--preset NAME] [--grid N] ... --out FILE.h5``: generate a trajectory file.
 * ``physdiff regenerate FILE.h5 --out NEW.h5``: rebuild a file from its provenance and compare.
 * ``physdiff plot FILE.h5 --out DIR``: PNG frames and a GIF of one trajectory.
+* ``physdiff train --config FILE [--out DIR] [--resume] [--quiet]``: train a learner (also under torchrun).
+* ``physdiff evaluate CHECKPOINT --data FILE.h5``: free-rollout metrics and plots of a trained learner.
+* ``physdiff predict CHECKPOINT --data FILE.h5 --out PRED.h5``: roll a trained learner out into a file.
 
-Names typed here (PDEs, presets, integrators, dtypes) become classes only in ``_registry.py``.
+Names typed here (PDEs, presets, integrators, dtypes, learners) become classes only in ``_registry.py``.
 """
 
 from __future__ import annotations
@@ -27,19 +30,25 @@ if TYPE_CHECKING:  # physdiff.data (and h5py behind it) loads only when a comman
 
 
 class _ProgressBar:
-    """``label [#####-----]  50% (2/4 steps)`` on stderr, redrawn in place, at most once per percent."""
+    """``label [#####-----]  50% (2/4 steps) suffix`` on stderr, redrawn in place, at most once per percent.
+
+    ``suffix`` (e.g. ``loss 0.0123``) is what is shown with the bar; training passes the loss.
+    """
 
     def __init__(self, label: str, width: int = 30) -> None:
-        self.label, self.width, self._last, self._open = label, width, -1, False
+        self.label, self.width, self._last, self._open, self._length = label, width, -1, False, 0
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(self, done: int, total: int, suffix: str = "") -> None:
         percent = 100 * done // total
         if percent == self._last and done != total:
             return
         self._last = percent
         filled = self.width * done // total
         bar = "#" * filled + "-" * (self.width - filled)
-        sys.stderr.write(f"\r{self.label} [{bar}] {percent:3d}% ({done}/{total} steps)")
+        line = f"{self.label} [{bar}] {percent:3d}% ({done}/{total} steps)" + (f" {suffix}" if suffix else "")
+        # Pad over the end of a longer previous line (the suffix changes length).
+        sys.stderr.write("\r" + line + " " * max(self._length - len(line), 0))
+        self._length = len(line)
         self._open = done != total
         if not self._open:
             sys.stderr.write("\n")
@@ -235,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     stencil.set_defaults(func=_stencil)
     _add_data_commands(sub)
+    _add_learner_commands(sub)
     return parser
 
 
@@ -277,6 +287,66 @@ def _add_data_commands(sub: argparse._SubParsersAction) -> None:
     plot.add_argument("--max-frames", type=int, default=40, help="frames drawn, evenly spaced (default 40)")
     plot.add_argument("--fps", type=float, default=5.0, help="GIF frames per second (default 5)")
     plot.set_defaults(func=_plot_command)
+
+
+def _trajectory_list(text: str) -> list[int]:
+    """``--trajectories 0,2,5``: trajectory indices."""
+    try:
+        values = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated trajectory indices, e.g. 0,1; got {text!r}") from None
+    if not values or min(values) < 0:
+        raise argparse.ArgumentTypeError(f"expected indices >= 0, e.g. 0,1; got {text!r}")
+    return values
+
+
+def _train_command(args: argparse.Namespace) -> int:
+    from ._train import train_command
+
+    return train_command(args)
+
+
+def _evaluate_command(args: argparse.Namespace) -> int:
+    from ._evaluate import evaluate_command
+
+    return evaluate_command(args)
+
+
+def _predict_command(args: argparse.Namespace) -> int:
+    from ._predict import predict_command
+
+    return predict_command(args)
+
+
+def _add_learner_commands(sub: argparse._SubParsersAction) -> None:
+    train = sub.add_parser("train", help="train a learner from a configuration file (TOML or JSON)",
+                           description="Train a learner; see docs/cli.md and examples/configs/. Also runs under "
+                                       "torchrun --nproc_per_node=N -m physdiff train ...")
+    train.add_argument("--config", required=True, help="configuration file (.toml, or .json)")
+    train.add_argument("--out", help="run directory (default: the file's `out`, else runs/NAME next to it)")
+    train.add_argument("--resume", action="store_true", help="continue the run in the run directory from last.pt")
+    train.add_argument("--threads", type=int, help="torch CPU threads per process (default: torch's choice; 1 is "
+                       "often fastest for small models on a busy machine)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(func=_train_command)
+
+    for name, helptext in (("evaluate", "free-rollout metrics and plots of a trained learner on a data file"),
+                           ("predict", "roll a trained learner out from the first frames of a data file")):
+        command = sub.add_parser(name, help=helptext)
+        command.add_argument("checkpoint", help="best.pt or last.pt of a `physdiff train` run (run.json next to it)")
+        command.add_argument("--data", required=True, help="trajectory file (.h5) of the trained PDE")
+        command.add_argument("--context", type=int, help="context frames (default: the training context_frames)")
+        command.add_argument("--steps", type=int, help="frames to predict after the context (default: all the data "
+                             "has" + ("" if name == "evaluate" else ", else the training horizon") + ")")
+        command.add_argument("--device", default="cpu", help="torch device (default cpu)")
+        if name == "evaluate":
+            command.add_argument("--trajectories", type=_trajectory_list, help="indices, e.g. 0,1 (default: all)")
+            command.add_argument("--out", help="output directory (default: RUN/eval_DATASTEM next to the checkpoint)")
+            command.add_argument("--no-plots", action="store_true", help="metrics only, no PNG files")
+            command.set_defaults(func=_evaluate_command)
+        else:
+            command.add_argument("--out", required=True, help="output trajectory file (.h5), written atomically")
+            command.set_defaults(func=_predict_command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

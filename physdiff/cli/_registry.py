@@ -1,4 +1,4 @@
-"""The only place where names typed by users become classes: PDEs, their presets, integrators.
+"""The only place where names typed by users become classes: PDEs, their presets, integrators, learners.
 
 Adding a PDE to the command line is one :class:`PDEEntry` in ``PDES`` (plus its import)::
 
@@ -8,6 +8,8 @@ Adding a PDE to the command line is one :class:`PDEEntry` in ``PDES`` (plus its 
     )),
 
 Everything else (``physdiff simulate``, ``regenerate``, the help text) reads this table.
+Adding a learner to ``physdiff train`` is one line in ``LEARNERS`` (and, if some of its
+constructor arguments follow from the data file, one in ``FILLED_FROM_DATA``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import torch
 
 from physdiff.core import PhysdiffError
 from physdiff.integrators import RK4, SSPRK3, BogackiShampine, DormandPrince, Euler, Heun, Midpoint, Ralston
+from physdiff.learners import FNO, PIMRL, ConvLSTM, ConvLSTMAutoencoder, PeRCNN, SequenceLearner
 from physdiff.solvers import (
     PDE,
     Burgers,
@@ -178,3 +181,53 @@ def integrator_class(name: str) -> type:
         return INTEGRATORS[name]
     except KeyError:
         raise PhysdiffError(f"unknown integrator {name!r}; expected one of {sorted(INTEGRATORS)}.") from None
+
+
+#: ``[model] name`` in a training configuration -> learner class. Every other key of ``[model]``
+#: is a keyword argument of the class; ``cls(**model.config())`` rebuilds a trained model.
+LEARNERS: Mapping[str, type[SequenceLearner]] = {
+    "convlstm": ConvLSTM,
+    "convlstm-autoencoder": ConvLSTMAutoencoder,
+    "fno": FNO,
+    "percnn": PeRCNN,
+    "pimrl": PIMRL,
+}
+
+#: Constructor arguments ``physdiff train`` fills from the training data file when ``[model]``
+#: omits them (``micro.`` / ``macro.``: keys of PIMRL's nested module tables). ``channels`` and
+#: ``in_channels`` are the file's channel count, ``ndim`` its number of spatial axes, ``spacing``
+#: its uniform grid step per axis, ``dt`` its sampling interval divided by ``substeps``.
+FILLED_FROM_DATA: Mapping[str, tuple[str, ...]] = {
+    "convlstm": ("channels", "ndim"),
+    "convlstm-autoencoder": ("channels", "ndim"),
+    "fno": ("in_channels",),
+    "percnn": ("channels", "ndim", "spacing", "dt"),
+    "pimrl": ("micro.channels", "micro.ndim", "micro.spacing", "macro.channels", "macro.ndim"),
+}
+
+
+def learner_class(name: str) -> type[SequenceLearner]:
+    """The learner class of ``[model] name``; raises with the list of known names."""
+    try:
+        return LEARNERS[name]
+    except (KeyError, TypeError):
+        raise PhysdiffError(f"unknown model {name!r}; expected one of {sorted(LEARNERS)}.") from None
+
+
+def learner_name(cls: type) -> str:
+    """The registry name of a learner class (the inverse of :func:`learner_class`)."""
+    for name, known in LEARNERS.items():
+        if known is cls:
+            return name
+    raise PhysdiffError(f"{cls.__name__} is not a learner the command line knows; expected one of "
+                        f"{sorted(c.__name__ for c in LEARNERS.values())}.")
+
+
+def build_learner(class_name: str, config: dict[str, Any]) -> SequenceLearner:
+    """The builder of :func:`physdiff.training.load_learner`: a checkpoint's ``model_class`` (the
+    Python class name, e.g. ``"ConvLSTM"``) and ``model_config`` -> a new model."""
+    for cls in LEARNERS.values():
+        if cls.__name__ == class_name:
+            return cls(**config)
+    raise PhysdiffError(f"the checkpoint holds a {class_name} model, which the command line cannot rebuild; "
+                        f"expected one of {sorted(c.__name__ for c in LEARNERS.values())}.")

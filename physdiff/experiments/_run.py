@@ -105,7 +105,7 @@ def _fit(model: SequenceLearner, cfg: TrainConfig, train: Any, val: Any, out: Pa
 
 def train_arm(
     arm: Arm, setup: ExperimentSetup, data: ExperimentData, seed: int, folder: Path, *, device: str = "auto",
-    bar: Bar | None = None,
+    bar_factory: Callable[[str], Bar] | None = None,
 ) -> tuple[SequenceLearner, float, tuple[torch.Tensor, torch.Tensor]]:
     """Build ``arm``'s model with ``seed`` and train it (micro pretraining first if the arm has one).
 
@@ -115,6 +115,10 @@ def train_arm(
     """
     seed_everything(seed)
     model = arm.build(setup, data.channels, data.spacing)
+
+    def bar(stage: str) -> Bar | None:
+        return bar_factory(f"{arm.label} seed {seed} {stage}") if bar_factory else None
+
     seconds = 0.0
     if arm.pretrain_micro:
         micro = model.micro
@@ -122,11 +126,11 @@ def train_arm(
         train = BurstWindows(data.train, length, trajectories=data.train_ids, normalize=False)
         val = BurstWindows(data.train, length, trajectories=data.val_ids, normalize=False)
         cfg = _config(setup, setup.micro_steps, length - 1, 1, seed, device)
-        seconds += _fit(micro, cfg, train, val, folder / "micro", bar)
+        seconds += _fit(micro, cfg, train, val, folder / "micro", bar("(bursts)"))
     windows = training_windows(model, data.train, context_frames=setup.context_frames, horizon=setup.horizon,
                                val_trajectories=data.val_ids)
     cfg = _config(setup, setup.steps, setup.horizon, setup.context_frames, seed, device)
-    seconds += _fit(model, cfg, windows.train, windows.val, folder / "macro", bar)
+    seconds += _fit(model, cfg, windows.train, windows.val, folder / "macro", bar("(macro)"))
     return model, seconds, (windows.mean, windows.std)
 
 
@@ -162,8 +166,8 @@ def run_experiment(
                 results.append(json.loads(done.read_text()))
                 report(f"{arm.label} (seed {seed}): done earlier, RMSE {results[-1]['rmse']:.4g}")
                 continue
-            bar = bar_factory(f"{arm.label} seed {seed}") if bar_factory else None
-            model, seconds, statistics = train_arm(arm, setup, data, seed, folder, device=device, bar=bar)
+            model, seconds, statistics = train_arm(arm, setup, data, seed, folder, device=device,
+                                                   bar_factory=bar_factory)
             summary, rollout = evaluate_arm(model, setup, data, statistics)
             summary.update(model=arm.name, label=arm.label, seed=seed, train_seconds=seconds,
                            params=sum(p.numel() for p in model.parameters() if p.requires_grad),

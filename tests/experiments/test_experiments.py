@@ -40,12 +40,17 @@ def finished(tmp_path_factory):
     out = tmp_path_factory.mktemp("experiment")
     setup = tiny_setup()
     messages: list[str] = []
-    results = run_experiment(setup, out, seeds=(0,), device="cpu", report=messages.append)
-    return setup, out, results, messages
+    bars: dict[str, list[tuple[int, int]]] = {}
+
+    def bar_factory(label):
+        return lambda done, total: bars.setdefault(label, []).append((done, total))
+
+    results = run_experiment(setup, out, seeds=(0,), device="cpu", report=messages.append, bar_factory=bar_factory)
+    return setup, out, results, messages, bars
 
 
 def test_every_arm_trains_and_is_scored(finished):
-    setup, out, results, _ = finished
+    setup, out, results, _, _ = finished
     assert [r["model"] for r in results] == [a.name for a in ARMS]
     n_steps = (setup.frames - 1) // setup.k + 1 - setup.context_frames
     for r in results:
@@ -59,15 +64,22 @@ def test_every_arm_trains_and_is_scored(finished):
     assert info.burst == setup.burst and info.shape[:2] == (setup.n_train + setup.n_val, setup.frames)
 
 
+def test_progress_bars_per_training_stage(finished):
+    setup, _, _, _, bars = finished
+    assert bars["PIMRL seed 0 (bursts)"][-1] == (setup.micro_steps, setup.micro_steps)
+    assert bars["PIMRL seed 0 (macro)"][-1] == (setup.steps, setup.steps)
+    assert "PeRCNN seed 0 (bursts)" not in bars
+
+
 def test_pimrl_arms_pretrain_the_micro_module(finished):
-    _, out, _, _ = finished
+    _, out, _, _, _ = finished
     for arm in ARMS:
         micro_run = out / "runs" / arm.name / "seed0" / "micro" / "last.pt"
         assert micro_run.exists() == arm.pretrain_micro, arm.name
 
 
 def test_a_rerun_reuses_finished_runs_and_data(finished):
-    setup, out, results, _ = finished
+    setup, out, results, _, _ = finished
     before = (out / "data" / "train.h5").stat().st_mtime_ns
     messages: list[str] = []
     again = run_experiment(setup, out, seeds=(0,), models=arms(("percnn",)), device="cpu", report=messages.append)
@@ -77,7 +89,7 @@ def test_a_rerun_reuses_finished_runs_and_data(finished):
 
 
 def test_a_stale_result_is_not_trusted_over_the_data_shape(finished, tmp_path):
-    setup, out, _, _ = finished
+    setup, out, _, _, _ = finished
     changed = replace(setup, frames=setup.frames - 2)
     messages: list[str] = []
     from physdiff.experiments import make_data
@@ -89,7 +101,7 @@ def test_a_stale_result_is_not_trusted_over_the_data_shape(finished, tmp_path):
 
 
 def test_tables_and_plots(finished):
-    setup, out, results, _ = finished
+    setup, out, results, _, _ = finished
     rows = aggregate(results + [dict(results[0], seed=1, rmse=results[0]["rmse"] * 3)])
     first = rows[0]
     assert first["seeds"] == 2
@@ -104,7 +116,7 @@ def test_tables_and_plots(finished):
 
 
 def test_a_diverged_seed_is_reported_as_diverged(finished):
-    _, _, results, _ = finished
+    _, _, results, _, _ = finished
     rows = aggregate([results[0], dict(results[0], seed=1, rmse=float("nan"))])
     assert rows[0]["rmse"][0] != rows[0]["rmse"][0]  # NaN mean
     assert "diverged" in format_table(rows)
