@@ -35,7 +35,7 @@ def generate(
     integrator: type = RK4, n_trajectories: int = 1, seed: int = 0, dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None, ic_options: Mapping[str, Any] | None = None,
     batch_size: int | None = None, compression: str | None = "gzip", progress: Progress | None = None,
-    burst: BurstSpec | None = None,
+    burst: BurstSpec | None = None, burn_in: int = 0,
 ) -> TrajectoryInfo:
     """Simulate ``n_trajectories`` runs of ``pde`` and stream them into the trajectory file ``out``.
 
@@ -61,6 +61,9 @@ def generate(
         burst: the burst layout to store with the frames (a :class:`BurstSpec`; its micro
             interval is the frame interval ``save_every * dt``), or None. It describes how the
             data is to be observed, not what was computed, so it is outside the setup hash.
+        burn_in: solver steps run from the initial condition before frame 0 and not stored
+            (skips the transient, as PeRCNN's 3D data start at step 1000); frame ``j`` is then at
+            ``t = (burn_in + j * save_every) * dt``.
 
     Returns:
         The :class:`TrajectoryInfo` of the written file.
@@ -71,7 +74,8 @@ def generate(
     """
     batch_size = n_trajectories if batch_size is None else batch_size
     setup = _setup(pde, integrator, shape=shape, dt=dt, steps=steps, save_every=save_every,
-                   n_trajectories=n_trajectories, seed=seed, dtype=dtype, ic_options=ic_options, batch_size=batch_size)
+                   n_trajectories=n_trajectories, seed=seed, dtype=dtype, ic_options=ic_options, batch_size=batch_size,
+                   burn_in=burn_in)
     return _run(pde, integrator, setup, Path(out), device=device, compression=compression, progress=progress,
                 burst=burst)
 
@@ -84,7 +88,7 @@ def _positive(value: object, name: str) -> int:
 
 def _setup(pde: PDE, integrator: type, *, shape: tuple[int, ...], dt: float, steps: int, save_every: int,
            n_trajectories: int, seed: int, dtype: torch.dtype, ic_options: Mapping[str, Any] | None,
-           batch_size: int) -> dict[str, Any]:
+           batch_size: int, burn_in: int = 0) -> dict[str, Any]:
     """The hashed provenance of one generation run (validated; JSON types only)."""
     shape = tuple(shape)
     for n in shape:
@@ -104,6 +108,8 @@ def _setup(pde: PDE, integrator: type, *, shape: tuple[int, ...], dt: float, ste
         raise PhysdiffError(f"generate: dt: expected a finite positive time step, got {dt!r}.")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise PhysdiffError(f"generate: seed: expected an int, got {seed!r}.")
+    if isinstance(burn_in, bool) or not isinstance(burn_in, int) or burn_in < 0:
+        raise PhysdiffError(f"generate: burn_in: expected a non-negative int (solver steps), got {burn_in!r}.")
     spacing = getattr(pde, "spacing", None)
     accuracy = getattr(pde, "accuracy", None)
     setup = {
@@ -117,6 +123,8 @@ def _setup(pde: PDE, integrator: type, *, shape: tuple[int, ...], dt: float, ste
         },
         "batch_size": batch_size, "dtype": fmt.dtype_name(dtype),
     }
+    if burn_in:  # only when used, so files made before the option keep their setup hash
+        setup["burn_in"] = burn_in
     fmt.canonical_json(setup)  # fails early, with the offending value, if anything is not JSON
     return setup
 
@@ -137,6 +145,7 @@ def _run(pde: PDE, integrator: type, setup: dict[str, Any], out: Path, *, device
     seeds, batch_size = setup["initial_condition"]["seeds"], setup["batch_size"]
     options = setup["initial_condition"]["options"]
     frames = steps // save_every + 1
+    burn_in = setup.get("burn_in", 0)
     provenance = Provenance(
         setup=setup, physdiff_version=_physdiff_version(), torch_version=str(torch.__version__), device=str(device)
     )
@@ -144,7 +153,7 @@ def _run(pde: PDE, integrator: type, setup: dict[str, Any], out: Path, *, device
     batches = [seeds[i : i + batch_size] for i in range(0, len(seeds), batch_size)]
     writer = TrajectoryWriter(
         out, n_trajectories=len(seeds), n_frames=frames, channel_names=pde.channel_names, space_shape=shape,
-        dtype=dtype, time=[j * save_every * setup["dt"] for j in range(frames)], coordinates=_coordinates(pde, shape),
+        dtype=dtype, time=[(burn_in + j * save_every) * setup["dt"] for j in range(frames)], coordinates=_coordinates(pde, shape),
         provenance=provenance, compression=compression, burst=burst,
     )
     # Parameters may require grad (inverse problems); data generation never needs the graph.
@@ -152,6 +161,8 @@ def _run(pde: PDE, integrator: type, setup: dict[str, Any], out: Path, *, device
         for index, batch in enumerate(batches):
             u0 = torch.cat([pde.initial_condition(1, shape, seed=s, dtype=dtype, device=device, **options) for s in batch])
             report = None if progress is None else _offset(progress, index * steps, len(batches) * steps)
+            if burn_in:
+                u0 = simulate(pde, u0, dt=setup["dt"], steps=burn_in, save_every=burn_in, integrator=integrator)[:, -1]
             simulate(pde, u0, dt=setup["dt"], steps=steps, save_every=save_every, integrator=integrator,
                      sink=writer, progress=report)
     return read_info(out)

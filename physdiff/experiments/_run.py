@@ -54,25 +54,34 @@ class ExperimentData:
     train_ids: tuple[int, ...]
 
 
+def _same_data(info: Any, setup: ExperimentSetup, pde: Any, count: int, seed: int) -> bool:
+    """Whether an existing file was made by this setup (its provenance, not only its shape)."""
+    made = info.provenance.setup if info.provenance is not None else {}
+    return (tuple(info.shape[:2]) == (count, setup.frames) and tuple(info.space_shape) == setup.shape
+            and info.burst == setup.burst and made.get("pde") == pde.config()
+            and made.get("burn_in", 0) == setup.burn_in and made.get("save_every") == setup.save_every
+            and made.get("initial_condition", {}).get("options") == setup.ic_options
+            and made.get("initial_condition", {}).get("seeds", [None])[0] == seed)
+
+
 def make_data(setup: ExperimentSetup, folder: Path, *, report: Report = print) -> ExperimentData:
     """Generate (or reuse, if complete and of the same shape) the training and test files."""
     folder.mkdir(parents=True, exist_ok=True)
     pde = setup.build_pde()
     common = dict(shape=setup.shape, dt=setup.dt / setup.save_every, steps=(setup.frames - 1) * setup.save_every,
                   save_every=setup.save_every, integrator=setup.integrator, dtype=torch.float32,
-                  burst=setup.burst)
+                  burst=setup.burst, burn_in=setup.burn_in, ic_options=setup.ic_options)
     files = {"train": (folder / "train.h5", setup.n_train + setup.n_val, setup.seed),
              "test": (folder / "test.h5", setup.n_test, setup.seed + 1000)}
     for name, (path, count, seed) in files.items():
-        expected = (count, setup.frames)
         if path.exists():
             try:
-                info = read_info(path)
-                if tuple(info.shape[:2]) == expected and tuple(info.space_shape) == setup.shape:
+                if _same_data(read_info(path), setup, pde, count, seed):
                     continue
             except PhysdiffError:
                 pass
-            report(f"{path}: not the expected data ({expected[0]} trajectories of {expected[1]} frames); regenerating.")
+            report(f"{path}: not the data this setup makes ({count} trajectories of {setup.frames} frames from "
+                   f"seed {seed}, {setup.title}); regenerating.")
         report(f"simulating {setup.title}: {count} {name} trajectories of {setup.frames} frames on {setup.shape}")
         generate(pde, path, n_trajectories=count, seed=seed, **common)
     info = read_info(files["train"][0])
@@ -145,6 +154,27 @@ def evaluate_arm(
     return result.summary(), result.predictions[0]
 
 
+def _fingerprint(path: Path) -> str | None:
+    provenance = read_info(path).provenance
+    return None if provenance is None else provenance.sha256
+
+
+def _check_runs_match_data(out: Path, data: ExperimentData) -> None:
+    """Refuse to mix runs trained on other data (e.g. after a setup change regenerated it) with new ones."""
+    record = out / "runs" / "data.json"
+    current = {"train": _fingerprint(data.train), "test": _fingerprint(data.test)}
+    if record.exists():
+        stored = json.loads(record.read_text())
+        if stored != current:
+            raise PhysdiffError(
+                f"{out / 'runs'}: these runs were trained on other data (provenance {stored}, now {current}); "
+                "their results cannot be mixed with new ones. Use another output folder, or move the runs folder "
+                "away to retrain."
+            )
+        return
+    atomic_write_json(record, current)
+
+
 def run_experiment(
     setup: ExperimentSetup, out: str | Path, *, seeds: Sequence[int] = (0,), models: Sequence[Arm] | None = None,
     device: str = "auto", report: Report = print, bar_factory: Callable[[str], Bar] | None = None,
@@ -157,6 +187,7 @@ def run_experiment(
     out = Path(out)
     models = arms(ablations=True) if models is None else tuple(models)
     data = make_data(setup, out / "data", report=report)
+    _check_runs_match_data(out, data)
     results = []
     for arm in models:
         for seed in seeds:

@@ -31,6 +31,8 @@ class ExperimentSetup:
         name, title: identifier and table title.
         build_pde: the reference PDE for the grid ``shape``.
         shape, dt, save_every, integrator, frames, burst, n_train, n_val, n_test: the data (see above).
+        burn_in: solver steps before the first stored frame (skips the initial transient).
+        ic_options: keyword arguments of the PDE's ``initial_condition``.
         seed: first initial-condition seed (trajectory ``i`` uses ``seed + i``; the test file ``seed + 1000 + i``).
         context_frames: true frames every learner gets before predicting.
         horizon: macro steps unrolled in the training loss.
@@ -52,6 +54,8 @@ class ExperimentSetup:
     frames: int
     burst: BurstSpec
     integrator: type = RK4
+    burn_in: int = 0
+    ic_options: dict[str, Any] = field(default_factory=dict)
     n_train: int = 2
     n_val: int = 1
     n_test: int = 2
@@ -97,12 +101,15 @@ def gray_scott_3d(grid: int = 24) -> ExperimentSetup:
     shape = (grid,) * 3
     return ExperimentSetup(
         name="gray-scott-3d", title="3D Gray-Scott",
-        build_pde=lambda: GrayScott.percnn_3d(), shape=shape, dt=0.5, save_every=1, frames=241,
+        build_pde=lambda: GrayScott.percnn_3d(), shape=shape, dt=0.5, save_every=1, frames=241, burn_in=200,
+        ic_options={"seeds": 8},
         burst=BurstSpec(burst_length=6, burst_every=40, macro_every=5),
         percnn={"hidden": 4, "coefficient_bound": [0.4, 0.2], "init_gain": 0.01},
-        fno={"n_modes": (6, 6, 6), "hidden_channels": 12, "n_layers": 4}, steps=200, micro_steps=150,
+        convlstm={"hidden_channels": (12, 12)}, fno={"n_modes": (6, 6, 6), "hidden_channels": 12, "n_layers": 4},
+        steps=200, micro_steps=150,
         reduced=(f"grid {grid}^3 on [0, {grid * 100 / 48:.0f})^3 (paper 48^3 on [0, 100)^3, same dx); "
-                 "3 + 2 trajectories of 120 time units; a few hundred Adam steps per model"),
+                 "8 initial seed cubes, the first 100 time units skipped; 3 + 2 trajectories of 120 time units; "
+                 "a few hundred Adam steps per model"),
     )
 
 
@@ -111,7 +118,7 @@ def gray_scott_2d(grid: int = 32) -> ExperimentSetup:
     shape = (grid,) * 2
     return ExperimentSetup(
         name="gray-scott-2d", title="2D Gray-Scott",
-        build_pde=lambda: GrayScott.percnn_2d(), shape=shape, dt=0.5, save_every=1, frames=401,
+        build_pde=lambda: GrayScott.percnn_2d(), shape=shape, dt=0.5, save_every=1, frames=401, burn_in=100,
         burst=BurstSpec(burst_length=11, burst_every=100, macro_every=10),
         percnn={"hidden": 8, "coefficient_bound": [4e-5, 1e-5]},
         fno=_fno_modes(shape, grid // 4),

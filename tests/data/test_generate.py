@@ -121,3 +121,19 @@ def test_progress_counts_steps_over_all_batches(tmp_path):
              n_trajectories=3, batch_size=2, progress=lambda done, total: calls.append((done, total)))
     assert calls == [(2, 8), (4, 8), (6, 8), (8, 8)]
     assert read_info(tmp_path / "p.h5").provenance.setup["batch_size"] == 2
+
+
+def test_burn_in_skips_the_transient_and_regenerates(tmp_path):
+    pde = GrayScott.percnn_2d()
+    run = dict(shape=(8, 8), dt=0.5, save_every=2, integrator=Heun, n_trajectories=2, seed=4, dtype=torch.float64)
+    generate(pde, tmp_path / "long.h5", steps=10, **run)
+    info = generate(pde, tmp_path / "late.h5", steps=6, burn_in=4, **run)
+    # Frame j of the burned-in file is frame j + 2 of the long run (4 steps = 2 saved frames later).
+    torch.testing.assert_close(read_trajectories(tmp_path / "late.h5"), read_trajectories(tmp_path / "long.h5")[:, 2:],
+                               rtol=1e-15, atol=1e-15)
+    np.testing.assert_allclose(info.time, [2.0, 3.0, 4.0, 5.0], rtol=1e-15)
+    assert info.provenance.setup["burn_in"] == 4
+    assert "burn_in" not in read_info(tmp_path / "long.h5").provenance.setup  # old hashes unchanged
+    assert _regenerate(tmp_path / "late.h5", tmp_path / "again.h5").identical
+    with pytest.raises(PhysdiffError, match="burn_in"):
+        generate(pde, tmp_path / "bad.h5", steps=6, burn_in=-1, **run)

@@ -97,6 +97,8 @@ def test_a_stale_result_is_not_trusted_over_the_data_shape(finished, tmp_path):
     make_data(changed, out / "data", report=messages.append)
     assert read_info(out / "data" / "train.h5").shape[1] == changed.frames
     assert any("regenerating" in m for m in messages)
+    with pytest.raises(PhysdiffError, match="trained on other data"):
+        run_experiment(changed, out, seeds=(0,), models=arms(("percnn",)), device="cpu", report=messages.append)
     make_data(setup, out / "data", report=messages.append)  # restore for the other tests
 
 
