@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test validate bench clean
+.PHONY: demo tour test validate bench results clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
+	$(BIN)/python examples/gray_scott_3d.py
+
+tour: $(STAMP)
 	$(BIN)/python examples/stencils_and_integrators.py
 
 test: $(STAMP)
@@ -27,6 +30,11 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/laplacian.py
 	$(BIN)/python benchmarks/gray_scott.py
 	$(BIN)/python benchmarks/navier_stokes.py
+	$(BIN)/python benchmarks/convlstm.py
+	$(BIN)/python benchmarks/percnn_pimrl.py
+
+results: $(STAMP)
+	$(BIN)/python benchmarks/pimrl_table.py --seeds 2
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

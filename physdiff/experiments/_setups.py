@@ -105,7 +105,7 @@ def gray_scott_3d(grid: int = 24) -> ExperimentSetup:
         ic_options={"seeds": 8},
         burst=BurstSpec(burst_length=6, burst_every=40, macro_every=5),
         percnn={"hidden": 4, "coefficient_bound": [0.4, 0.2], "init_gain": 0.01},
-        convlstm={"hidden_channels": (12, 12)}, fno={"n_modes": (6, 6, 6), "hidden_channels": 12, "n_layers": 4},
+        convlstm={"hidden_channels": (12, 12)}, fno={"n_modes": (min(6, grid // 4),) * 3, "hidden_channels": 12, "n_layers": 4},
         steps=200, micro_steps=150,
         reduced=(f"grid {grid}^3 on [0, {grid * 100 / 48:.0f})^3 (paper 48^3 on [0, 100)^3, same dx); "
                  "8 initial seed cubes, the first 100 time units skipped; 3 + 2 trajectories of 120 time units; "
