@@ -9,8 +9,9 @@ from ._validation import check_ndim as check_ndim
 
 from ._atomic import atomic_write as atomic_write
 from ._atomic import atomic_write_json as atomic_write_json
+from ._atomic import fsync_directory as fsync_directory
 
 __all__ = [
     "Grid", "PhysdiffError", "as_spacing", "atomic_write", "atomic_write_json", "check_field", "check_ndim",
-    "positive_per_axis",
+    "fsync_directory", "positive_per_axis",
 ]

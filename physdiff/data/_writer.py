@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..core import PhysdiffError
+from ..core import PhysdiffError, fsync_directory
 from . import _format as fmt
 from ._burst import BurstSpec
 from ._format import Provenance
@@ -190,7 +190,7 @@ class TrajectoryWriter:
             os.close(fd)
         os.replace(self._tmp, self.path)
         self._tmp = None
-        _fsync_directory(self.path.parent)
+        fsync_directory(self.path.parent)
 
     def _abort(self) -> None:
         if self._file is not None:
@@ -261,16 +261,3 @@ class TrajectoryWriter:
         self._m2 = self._m2 + m2 + delta**2 * (self._count * count / total)
         self._count = total
 
-
-def _fsync_directory(directory: Path) -> None:
-    """Persist the rename itself (best effort: not every platform can fsync a directory)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

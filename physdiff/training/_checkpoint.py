@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..core import PhysdiffError
+from ..core import PhysdiffError, atomic_write
 
 CHECKPOINT_FORMAT = "physdiff.checkpoint"
 CHECKPOINT_VERSION = 1
@@ -43,36 +42,10 @@ def json_config(model: nn.Module) -> dict[str, Any]:
 
 
 def save_checkpoint(path: str | os.PathLike, payload: Mapping[str, Any]) -> Path:
-    """Write ``payload`` to ``path`` atomically: a temporary file in the same directory, flushed,
-    fsynced, then renamed over ``path`` with ``os.replace``. A crash at any point leaves either the
-    old file or the new one, never a half-written checkpoint."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(dict(payload), handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_directory(path.parent)
-    return path
-
-
-def _fsync_directory(directory: Path) -> None:
-    # Persist the rename itself (best effort: not every platform can fsync a directory).
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    """Write ``payload`` to ``path`` atomically (:func:`physdiff.core.atomic_write`: a temporary file in
+    the same directory, flushed, fsynced, renamed over ``path``). A crash at any point leaves either
+    the old file or the new one, never a half-written checkpoint."""
+    return atomic_write(path, lambda handle: torch.save(dict(payload), handle))
 
 
 def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device | None = "cpu") -> dict[str, Any]:
