@@ -294,7 +294,8 @@ def _trajectory_list(text: str) -> list[int]:
     try:
         values = [int(part) for part in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated trajectory indices, e.g. 0,1; got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected comma-separated trajectory indices, e.g. 0,1; got {text!r}") \
+            from None
     if not values or min(values) < 0:
         raise argparse.ArgumentTypeError(f"expected indices >= 0, e.g. 0,1; got {text!r}")
     return values
