@@ -1,0 +1,119 @@
+"""``physdiff evaluate CHECKPOINT --data FILE.h5``: free rollouts of a trained learner, scored against the file.
+
+The model is rebuilt from the checkpoint; ``run.json`` next to it gives the normalisation
+statistics and the model's frame interval. Each trajectory is rolled out from its first
+``--context`` model frames; the metrics (physical units, context frames excluded) are printed,
+written to ``metrics.json`` and drawn (see :mod:`physdiff.cli._evaluation_plots`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from physdiff.core import PhysdiffError, atomic_write_json
+
+
+def rollout_frames(run: dict[str, Any], info: Any, frame_step: int, context: int | None, steps: int | None,
+                   default_steps: int | None = None, targets: bool = True) -> tuple[int, int]:
+    """``(context, steps)``, checked against the file's length (``targets``: the file must hold
+    the predicted frames too, to score them).
+
+    ``steps`` defaults to every model frame after the context, else ``default_steps``.
+    """
+    where = f"trajectory file {str(info.path)!r}"
+    context = run["context_frames"] if context is None else context
+    if context < 1:
+        raise PhysdiffError(f"--context: expected a positive number of frames, got {context}.")
+    available = (info.n_frames - 1) // frame_step + 1
+    every = "" if frame_step == 1 else f", one model frame every {frame_step} file frames"
+    if context > available:
+        raise PhysdiffError(f"{where}: --context {context} model frames, but the file holds only {available} "
+                            f"({info.n_frames} frames{every}); use a smaller --context.")
+    if steps is None:
+        steps = available - context if available > context else default_steps
+        if steps is None:
+            raise PhysdiffError(f"{where}: holds {available} model frames{every}, none after the {context} context "
+                                "frame(s) to compare with; use longer trajectories or a smaller --context.")
+    if steps < 1:
+        raise PhysdiffError(f"--steps: expected a positive number of frames, got {steps}.")
+    if targets and context + steps > available:
+        raise PhysdiffError(
+            f"{where}: --context {context} + --steps {steps} = {context + steps} model frames, but the file holds "
+            f"only {available} ({info.n_frames} frames{every}); use --steps {available - context} or less, or "
+            "longer trajectories."
+        )
+    return context, steps
+
+
+def _read(path: Path, ids: list[int] | None, frames: slice) -> tuple[Any, list[int]]:
+    import numpy as np
+    import torch
+
+    from physdiff.data import TrajectoryFile
+
+    with TrajectoryFile(path) as file:
+        n = file.info.n_trajectories
+        ids = list(range(n)) if ids is None else ids
+        bad = [i for i in ids if not 0 <= i < n]
+        if bad:
+            raise PhysdiffError(f"--trajectories: index {bad[0]} out of range; {str(path)!r} holds {n} "
+                                f"trajector{'y' if n == 1 else 'ies'} (0 to {n - 1}).")
+        return torch.from_numpy(np.stack([file.read(i, frames) for i in ids])), ids
+
+
+def _table(evaluation: Any, names: list[str], rmse_channels: list[float], n: int, steps: int, dt: float) -> list[str]:
+    per_channel = ", ".join(f"{c} {v:.3g}" for c, v in zip(names, rmse_channels))
+    return [
+        f"{'metric':<8}{'value':>12}",
+        f"{'RMSE':<8}{evaluation.rmse:>12.4g}   per channel: {per_channel}",
+        f"{'MAE':<8}{evaluation.mae:>12.4g}",
+        f"{'nRMSE':<8}{evaluation.nrmse:>12.4g}   (relative L2 error per frame, mean)",
+        f"{'HCT':<8}{evaluation.hct_mean:>12.4g}   time units until correlation < 0.8 (mean of {n}; rollout "
+        f"{steps * dt:g})",
+    ]
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    from physdiff.data import read_info
+    from physdiff.training import evaluate_rollout
+
+    from ._run_file import frame_step_for, load_run_model, statistics
+
+    checkpoint = Path(args.checkpoint)
+    model, run, stored = load_run_model(checkpoint, args.device)
+    info = read_info(args.data)
+    frame_step = frame_step_for(run, model, info)
+    context, steps = rollout_frames(run, info, frame_step, args.context, args.steps)
+    trajectories, ids = _read(Path(args.data), args.trajectories, slice(0, (context + steps - 1) * frame_step + 1,
+                                                                        frame_step))
+    dt = run["dt"] if run["dt"] is not None else 1.0
+    mean, std = statistics(run, model.ndim)
+    evaluation = evaluate_rollout(model, trajectories, context_frames=context, dt=dt, n_steps=steps, mean=mean,
+                                  std=std)
+    error = (evaluation.predictions.double() - evaluation.targets.double()) ** 2
+    rmse_channels = error.transpose(0, 2).reshape(error.shape[2], -1).mean(dim=1).sqrt().tolist()
+    out = Path(args.out) if args.out else checkpoint.parent / f"eval_{Path(args.data).stem}"
+    record = {
+        "checkpoint": str(checkpoint.resolve()), "step": stored["step"], "model_class": stored["model_class"],
+        "data": str(Path(args.data).resolve()),
+        "data_setup_sha256": None if info.provenance is None else info.provenance.sha256,
+        "trajectories": ids, "context_frames": context, "n_steps": steps, "dt": dt, "frame_step": frame_step,
+        "channel_names": list(info.channel_names), "rmse_per_channel": rmse_channels, "hct_threshold": 0.8,
+        **evaluation.summary(),
+    }
+    atomic_write_json(out / "metrics.json", record)
+    written = [out / "metrics.json"]
+    if not args.no_plots:
+        from ._evaluation_plots import plot_evaluation
+
+        written += plot_evaluation(evaluation, info, out, ids=ids, t0=float(info.time[(context - 1) * frame_step]),
+                                   title=f"{checkpoint.name} (step {stored['step']}) on {Path(args.data).name}")
+    print(f"{stored['model_class']} {checkpoint} (step {stored['step']}) on {args.data}: {len(ids)} "
+          f"trajector{'y' if len(ids) == 1 else 'ies'}, {context} context frame(s), {steps} predicted frames "
+          f"{dt:g} apart")
+    for line in _table(evaluation, list(info.channel_names), rmse_channels, len(ids), steps, dt):
+        print(line)
+    print(f"wrote {', '.join(p.name for p in written)} in {out}")
+    return 0
