@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import socket
-import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,6 +12,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+
+from _torchrun import run_torchrun
 
 from physdiff.cli import main
 from physdiff.cli import _registry as registry
@@ -323,21 +322,10 @@ def test_evaluation_plots_in_1d_and_3d(tmp_path, ndim):
     assert all(p.stat().st_size > 1000 for p in written)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_torchrun_two_processes_write_one_run(files, tmp_path):
     shutil.copy(files / "train.h5", tmp_path / "train.h5")
     config = write_config(tmp_path / "run.toml", with_changes(training={"steps": 3}))
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR",
-                                                               "MASTER_PORT")}
-    env["OMP_NUM_THREADS"] = "1"
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
-               f"--master_port={_free_port()}", "-m", "physdiff", "train", "--config", str(config), "--quiet"]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    done = run_torchrun(["-m", "physdiff", "train", "--config", str(config), "--quiet"], cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("3 steps (completed); best val_rmse") == 1  # rank 0 only
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import torch
+
+from _torchrun import run_torchrun  # tests/ is on sys.path (pytest rootdir insertion)
 
 from physdiff.training import read_checkpoint, read_log
 
@@ -17,19 +15,8 @@ from .ddp_script import run
 SCRIPT = Path(__file__).with_name("ddp_script.py")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_two_processes_equal_one(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR",
-                                                               "MASTER_PORT")}
-    env["OMP_NUM_THREADS"] = "1"
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
-               f"--master_port={_free_port()}", str(SCRIPT), str(tmp_path / "ddp")]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    done = run_torchrun([str(SCRIPT), str(tmp_path / "ddp")])
     assert done.returncode == 0, done.stderr[-3000:]
     single = run(str(tmp_path / "single"))
     assert single.steps == 6
