@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..core import PhysdiffError
 from ..data import BurstSpec
 from ..integrators import RK4
 from ..solvers import PDE, Burgers, FitzHughNagumo, GrayScott, KdV, NativeScheme
@@ -72,6 +73,26 @@ class ExperimentSetup:
     macro: dict[str, Any] = field(default_factory=lambda: {"latent_channels": 16, "hidden_channels": (16,)})
     period: int = 2
     reduced: str = ""
+
+    def __post_init__(self) -> None:
+        where = f"ExperimentSetup({self.name!r})"
+        if self.burst.burst_length - 1 < self.burst.macro_every:
+            raise PhysdiffError(
+                f"{where}: bursts of {self.burst.burst_length} frames hold {self.burst.burst_length - 1} micro steps, "
+                f"fewer than the k = {self.burst.macro_every} micro steps of one macro step, so PIMRL's micro module "
+                f"could not be pretrained over a whole macro step; use burst_length >= {self.burst.macro_every + 1}."
+            )
+        if (self.frames - 1) % self.burst.macro_every:
+            raise PhysdiffError(
+                f"{where}: the macro stride k = {self.burst.macro_every} does not divide the {self.frames - 1} micro "
+                f"intervals of a trajectory; use frames = {self.burst.macro_every} * n + 1."
+            )
+        macro_frames = (self.frames - 1) // self.burst.macro_every + 1
+        if macro_frames < self.context_frames + self.horizon + 1:
+            raise PhysdiffError(
+                f"{where}: {macro_frames} macro frames cannot hold a training window of {self.context_frames} "
+                f"context + {self.horizon} horizon frames and leave a frame to predict; use longer trajectories."
+            )
 
     @property
     def ndim(self) -> int:

@@ -148,3 +148,13 @@ def test_benchmark_setups_are_consistent(build):
 def test_scaled_keeps_at_least_one_step():
     assert gray_scott_3d(8).scaled(1e-6).steps == 1
     assert gray_scott_3d(8).scaled(2).steps == 2 * gray_scott_3d(8).steps
+
+
+@pytest.mark.parametrize("changes, match", [
+    ({"burst": BurstSpec(burst_length=2, burst_every=10, macro_every=2)}, "fewer than the k = 2 micro steps"),
+    ({"frames": 20}, "does not divide"),
+    ({"frames": 5}, "cannot hold a training window"),
+])
+def test_inconsistent_setups_are_refused(changes, match):
+    with pytest.raises(PhysdiffError, match=match):
+        replace(tiny_setup(), **changes)
