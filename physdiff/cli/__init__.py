@@ -177,6 +177,9 @@ def _describe(path: str) -> int:
         rows.append((f"x{axis}", f"{x.size} points, {x[0]:.6g} .. {x[-1]:.6g}"))
     stats = "; ".join(f"{c}: mean {m:.6g}, std {s:.6g}" for c, m, s in zip(info.channel_names, info.mean, info.std))
     rows.append(("statistics", stats))
+    if info.burst is not None:
+        b = info.burst
+        rows.append(("bursts", f"{b.burst_length} frames every {b.burst_every}; macro frames every {b.macro_every}"))
     p = info.provenance
     if p is None:
         rows.append(("provenance", "none (written without a setup; cannot be regenerated)"))
@@ -184,7 +187,8 @@ def _describe(path: str) -> int:
         s = p.setup
         rows += [
             ("pde", json.dumps(s["pde"])),
-            ("integrator", f"{s['integrator']}, dt {s['dt']:.6g}, {s['steps']} steps, save every {s['save_every']}"),
+            ("integrator", f"{s['integrator']}, dt {s['dt']:.6g}, {s['steps']} steps, save every {s['save_every']}"
+                           + (f", after {s['burn_in']} burn-in steps" if s.get("burn_in") else "")),
             ("stencil", f"accuracy {s['accuracy']}, spacing {s['spacing']}"),
             ("initial cond.", f"{s['initial_condition']['name']} {json.dumps(s['initial_condition']['options'])}, "
                               f"seeds {s['initial_condition']['seeds']}, batch size {s['batch_size']}"),
