@@ -39,9 +39,8 @@ class ConvLSTMAutoencoder(SequenceLearner):
     * ``E``: a ``kernel_size`` convolution ``C -> latent`` at full resolution, GELU, then a
       strided convolution (kernel and stride ``s``, i.e. non-overlapping ``s^d`` patches)
       ``latent -> latent`` that divides every axis by ``s`` (omitted when ``s = 1``);
-    * ``D``: nearest upsampling by ``s`` back to full resolution (omitted when ``s = 1``), a
-      ``kernel_size`` convolution ``hidden[-1] -> latent``, GELU, then a ``kernel_size``
-      convolution ``latent -> C``.
+    * ``D``: a transposed convolution (kernel and stride ``s``) ``hidden[-1] -> latent`` back to
+      full resolution, GELU, then a ``kernel_size`` convolution ``latent -> C``.
 
     The residual form makes the untrained model close to persistence ``u_{n+1} = u_n`` and
     keeps the full-resolution detail of ``u_n`` that the coarse latent grid cannot carry; the
@@ -80,14 +79,11 @@ class ConvLSTMAutoencoder(SequenceLearner):
         self.cells = nn.ModuleList(
             ConvLSTMCell(i, h, kernel_size, ndim, padding_mode) for i, h in zip(inputs, self.hidden_channels)
         )
-        # Nearest upsampling then a convolution, not a transposed convolution with kernel = stride:
-        # the latter decodes every s^d patch from one latent vector independently and leaves
-        # block/stripe artefacts that grow over long rollouts (seen in 3D Gray-Scott; Odena et
-        # al., Distill 2016, "Deconvolution and checkerboard artifacts").
-        decoder: list[nn.Module] = [nn.Upsample(scale_factor=s, mode="nearest")] if s > 1 else []
-        decoder += [conv(self.hidden_channels[-1], latent_channels, kernel_size, **same), nn.GELU(),
-                    conv(latent_channels, channels, kernel_size, **same)]
-        self.decoder = nn.Sequential(*decoder)
+        up = getattr(nn, f"ConvTranspose{ndim}d")
+        self.decoder = nn.Sequential(
+            up(self.hidden_channels[-1], latent_channels, s, stride=s), nn.GELU(),
+            conv(latent_channels, channels, kernel_size, **same),
+        )
 
     def _latent_shape(self, u: torch.Tensor) -> tuple[int, ...]:
         s = self.downsample
