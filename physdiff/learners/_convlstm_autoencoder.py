@@ -79,6 +79,11 @@ class ConvLSTMAutoencoder(SequenceLearner):
         self.cells = nn.ModuleList(
             ConvLSTMCell(i, h, kernel_size, ndim, padding_mode) for i, h in zip(inputs, self.hidden_channels)
         )
+        # A transposed convolution with kernel = stride decodes every s^d patch from one latent
+        # vector and can leave block/stripe artefacts in long rollouts (seen in 3D Gray-Scott).
+        # Nearest upsampling + convolution (Odena et al., Distill 2016) removed them, but made
+        # PIMRL's long rollouts diverge for 3 of 8 trained models (3D/2D Gray-Scott, KdV) against
+        # 0 of 5 with this decoder, so this one stays; docs/design_decisions.md records it.
         up = getattr(nn, f"ConvTranspose{ndim}d")
         self.decoder = nn.Sequential(
             up(self.hidden_channels[-1], latent_channels, s, stride=s), nn.GELU(),
