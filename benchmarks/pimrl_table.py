@@ -43,10 +43,11 @@ def _ordering(rows: list[dict]) -> str:
         return "ordering: not all of PIMRL, PeRCNN, ConvLSTM were run"
     rmse = [by[m]["rmse"][0] for m in need]
     holds = rmse[0] < rmse[1] < rmse[2]
-    hct_best = max(by.values(), key=lambda r: r["hct_mean"][0])["model"] == "pimrl"
+    best_hct = max(r["hct_mean"][0] for r in rows)
+    longest = [r["label"] for r in rows if r["hct_mean"][0] == best_hct]
+    tie = f" (tied: the whole rollout, {best_hct:.3g})" if len(longest) > 1 else ""
     return (f"PIMRL < PeRCNN < ConvLSTM in RMSE: **{'holds' if holds else 'does not hold'}** "
-            f"({rmse[0]:.3g} / {rmse[1]:.3g} / {rmse[2]:.3g}); longest HCT: "
-            f"**{max(by.values(), key=lambda r: r['hct_mean'][0])['label']}**" + ("" if hct_best else " (not PIMRL)"))
+            f"({rmse[0]:.3g} / {rmse[1]:.3g} / {rmse[2]:.3g}); longest HCT: **{', '.join(longest)}**{tie}")
 
 
 def main(argv: list[str] | None = None) -> int:
