@@ -10,29 +10,15 @@ frame interval ``dt`` and ``frame_step``, and the training configuration. Docume
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from physdiff.core import PhysdiffError
+from physdiff.training import sampling_interval, whole_ratio
 
 RUN_FILE = "run.json"
 RUN_FORMAT = "physdiff.run"
 RUN_VERSION = 1
-
-
-def sampling_interval(info: Any) -> float | None:
-    """The file's uniform time between frames (None for a single frame)."""
-    time = np.asarray(info.time, dtype=np.float64)
-    if time.size < 2:
-        return None
-    steps = np.diff(time)
-    if not steps[0] > 0 or not np.allclose(steps, steps[0], rtol=1e-6, atol=0.0):
-        raise PhysdiffError(f"trajectory file {str(info.path)!r}: sample times are not uniformly spaced (intervals "
-                            f"{steps.min():g} to {steps.max():g}); expected a constant sampling interval.")
-    return float(steps[0])
 
 
 def run_record(config: Any, model: Any, data: Any, name: str) -> dict[str, Any]:
@@ -141,9 +127,8 @@ def frame_step_for(run: dict[str, Any], model: Any, info: Any) -> int:
     dt, interval = run["dt"], sampling_interval(info)
     if dt is None or interval is None:
         return 1
-    ratio = dt / interval
-    step = round(ratio)
-    if step < 1 or not math.isclose(ratio, step, rel_tol=1e-6):
+    step = whole_ratio(dt, interval)
+    if step is None:
         raise PhysdiffError(
             f"{where}: frames every {interval:g} time units, but the model steps {dt:g} (trained on data sampled "
             f"every {run['data']['sampling_interval']}); expected a sampling interval that divides {dt:g}. "

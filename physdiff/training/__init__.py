@@ -26,7 +26,9 @@ from ._config import ScheduleConfig as ScheduleConfig
 from ._config import TeacherForcingConfig as TeacherForcingConfig
 from ._config import TrainConfig as TrainConfig
 from ._datasets import WindowData as WindowData
+from ._datasets import sampling_interval as sampling_interval
 from ._datasets import training_windows as training_windows
+from ._datasets import whole_ratio as whole_ratio
 from ._evaluate import RolloutEvaluation as RolloutEvaluation
 from ._evaluate import evaluate_rollout as evaluate_rollout
 from ._log import read_log as read_log
@@ -57,8 +59,10 @@ __all__ = [
     "lr_factor",
     "read_checkpoint",
     "read_log",
+    "sampling_interval",
     "save_checkpoint",
     "seed_everything",
     "teacher_forcing_at",
     "training_windows",
+    "whole_ratio",
 ]

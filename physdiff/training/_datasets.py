@@ -82,14 +82,21 @@ def sampling_interval(info: TrajectoryInfo) -> float | None:
     return interval
 
 
+def whole_ratio(step: float, interval: float) -> int | None:
+    """``step / interval`` if it is a whole number >= 1 (to 1e-6 relative), else None."""
+    ratio = step / interval
+    whole = round(ratio)
+    return whole if whole >= 1 and math.isclose(ratio, whole, rel_tol=1e-6) else None
+
+
 def frame_step_for(model: SequenceLearner, info: TrajectoryInfo) -> tuple[int, float | None]:
     """``(frame_step, dt)``: file frames per model step, and the model's physical step."""
     interval = sampling_interval(info)
     if model.time_step is None or interval is None:
         return 1, interval
-    ratio = model.time_step / interval
-    step = round(ratio)
-    if step < 1 or not math.isclose(ratio, step, rel_tol=1e-6):
+    step = whole_ratio(model.time_step, interval)
+    if step is None:
+        ratio = model.time_step / interval
         raise PhysdiffError(
             f"trajectory file {str(info.path)!r} and {type(model).__name__}: expected the model's time_step "
             f"{model.time_step:g} to be a multiple of the data's sampling interval {interval:g} (ratio {ratio:g}). "

@@ -19,15 +19,6 @@ from physdiff.solvers import Diffusion, GrayScott
 DU, DV, FEED, KILL = 2e-5, 5e-6, 0.04, 0.06
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny tensors: intra-op threads only add synchronisation (and stall badly on a loaded machine).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def gray_scott_percnn(ndim: int = 2, **kwargs) -> PeRCNN:
     """A PeRCNN whose Pi-block is exactly the Gray-Scott reaction polynomial, in float64.
 

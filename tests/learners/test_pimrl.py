@@ -15,15 +15,6 @@ from physdiff.learners import PIMRL, ConvLSTMAutoencoder, PeRCNN, pi_block_expre
 DT, K = 0.1, 3
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny tensors: intra-op threads only add synchronisation (and stall badly on a loaded machine).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def micro(ndim: int = 2, **kwargs) -> PeRCNN:
     return PeRCNN(2, ndim, dt=DT, spacing=1.0, hidden=2, accuracy=2, coefficient_bound=0.5, init_gain=1.0,
                   **kwargs)
