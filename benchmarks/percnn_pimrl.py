@@ -78,6 +78,9 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--models", default="percnn,pimrl")
+    parser.add_argument("--release-memory", action="store_true",
+                        help="run the cases with MALLOC_MMAP_THRESHOLD_=65536 so freed blocks go back to the OS and "
+                             "peak RSS tracks live tensors rather than glibc's retained heap")
     parser.add_argument("--model", help=argparse.SUPPRESS)
     parser.add_argument("--case", choices=("plain", "checkpoint"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -87,7 +90,8 @@ def main() -> None:
         return
     print(f"torch {torch.__version__}, {platform.processor() or platform.machine()}, device {args.device}, "
           f"threads {args.threads}, load average before {os.getloadavg()[0]:.2f}")
-    print(f"3D Gray-Scott {args.grid}^3, batch 1, rollout of {args.rollout} micro steps (dt = {DT}), forward + backward")
+    print(f"3D Gray-Scott {args.grid}^3, batch 1, rollout of {args.rollout} micro steps (dt = {DT}), forward + backward"
+          + (", glibc returning freed blocks (MALLOC_MMAP_THRESHOLD_=65536)" if args.release_memory else ""))
     header = f"{'model':<8}{'checkpoint':<12}{'s/iter':>9}{'iter/s':>9}{'memory MiB':>12}"
     print(header)
     print("-" * len(header))
@@ -96,7 +100,8 @@ def main() -> None:
         for case in ("plain", "checkpoint"):
             command = [sys.executable, __file__, "--model", name, "--case", case, "--grid", str(args.grid),
                        "--rollout", str(args.rollout), "--device", args.device, "--threads", str(args.threads)]
-            results[case] = json.loads(subprocess.run(command, check=True, capture_output=True, text=True)
+            env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536") if args.release_memory else None
+            results[case] = json.loads(subprocess.run(command, check=True, capture_output=True, text=True, env=env)
                                        .stdout.splitlines()[-1])
             r = results[case]
             print(f"{name:<8}{case:<12}{r['seconds']:>9.2f}{1 / r['seconds']:>9.3f}{r['memory_mib']:>12.0f}", flush=True)
