@@ -18,7 +18,6 @@ same semantics and the trainer needs to know nothing about any particular model.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 import torch
@@ -228,5 +227,3 @@ class SequenceLearner(nn.Module):
         finally:
             self.train(was_training)
 
-
-StepFunction = Callable[[torch.Tensor, State], tuple[torch.Tensor, State]]

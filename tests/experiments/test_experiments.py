@@ -142,7 +142,6 @@ def test_benchmark_setups_are_consistent(build):
         assert model.time_step == pytest.approx(setup.macro_dt), arm.name
     macro_frames = (setup.frames - 1) // setup.k + 1
     assert macro_frames >= setup.context_frames + setup.horizon + 10
-    assert setup.burst.burst_length - 1 >= 1
 
 
 def test_scaled_keeps_at_least_one_step():
