@@ -3,23 +3,26 @@
 Every learner implements :class:`SequenceLearner` (warm up on context frames, roll out
 future frames, teacher forcing, state carry-over, checkpointing). This layer may import
 ``operators``, ``integrators`` and ``core``, and never ``solvers``, ``data`` or ``training``.
+
+The learners are grouped by family, each a subpackage; every public name is re-exported here:
+
+* ``recurrent``: ConvLSTM and the recurrent cells;
+* ``neural_operators``: FNO;
+* ``physics_encoded``: PeRCNN, PIMRL;
+* ``video``: spatiotemporal predictors judged on video benchmarks;
+* ``blocks``: building blocks (attention, Fourier mixers, quantisers, ...) that models compose.
 """
 
 from ._base import SequenceLearner as SequenceLearner
 from ._base import detach_state as detach_state
-from ._convlstm import ConvLSTM as ConvLSTM
-from ._convlstm import ConvLSTMCell as ConvLSTMCell
-from ._convlstm_autoencoder import ConvLSTMAutoencoder as ConvLSTMAutoencoder
-from ._fno import FNO as FNO
-from ._percnn import PeRCNN as PeRCNN
-from ._percnn import integrator_names as integrator_names
-from ._pi_expression import pi_block_expressions as pi_block_expressions
-from ._pimrl import PIMRL as PIMRL
-from ._upscaler import Upscaler as Upscaler
-from ._upscaler import interpolation_target as interpolation_target
-from ._upscaler import pretrain_upscaler as pretrain_upscaler
+from .neural_operators import *  # noqa: F403
+from .neural_operators import __all__ as _neural_operators_all
+from .physics_encoded import *  # noqa: F403
+from .physics_encoded import __all__ as _physics_encoded_all
+from .recurrent import *  # noqa: F403
+from .recurrent import __all__ as _recurrent_all
+from .video import *  # noqa: F403
+from .video import __all__ as _video_all
 
 __all__: list[str] = ["SequenceLearner", "detach_state"]
-__all__ += ["ConvLSTM", "ConvLSTMAutoencoder", "ConvLSTMCell", "FNO"]
-__all__ += ["PIMRL", "PeRCNN", "Upscaler", "integrator_names", "interpolation_target", "pi_block_expressions",
-            "pretrain_upscaler"]
+__all__ += _recurrent_all + _neural_operators_all + _physics_encoded_all + _video_all

@@ -132,7 +132,9 @@ def test_batched_equals_per_sample(swe):
     for b in range(3):
         single = step(step(states[b : b + 1], 600.0), 600.0)
         error = (batched[b : b + 1] - single).abs().amax(dim=(0, 2, 3))  # per channel: scales differ by 1e9
-        assert (error <= 1e-12 * single.abs().amax(dim=(0, 2, 3))).all(), error
+        # 1e-10 of each channel's own scale: the divergence channel is nearly balanced (~1e-7), so its
+        # round-off from the 1e4 geopotential reaches a few 1e-12 of it on some BLAS builds.
+        assert (error <= 1e-10 * single.abs().amax(dim=(0, 2, 3))).all(), error
 
 
 @pytest.mark.parametrize("grid", GRIDS)

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..core import PhysdiffError
-from ._base import SequenceLearner
+from ...core import PhysdiffError
+from .._base import SequenceLearner
 
 __all__ = ["ConvLSTM", "ConvLSTMCell"]
 

@@ -7,9 +7,9 @@ from typing import Any, ClassVar
 
 import torch
 
-from ..core import PhysdiffError
-from ._base import SequenceLearner, State
-from ._convlstm_autoencoder import ConvLSTMAutoencoder
+from ...core import PhysdiffError
+from .._base import SequenceLearner, State
+from ..recurrent._convlstm_autoencoder import ConvLSTMAutoencoder
 from ._percnn import PeRCNN
 
 #: Values of :attr:`PIMRL.mode`.

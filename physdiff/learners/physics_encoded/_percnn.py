@@ -10,11 +10,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import integrators as _integrators
-from ..core import PhysdiffError, as_spacing
-from ..integrators import EmbeddedRK, ExplicitRK, PiBlock
-from ..operators import Laplacian
-from ._base import SequenceLearner, State
+from ... import integrators as _integrators
+from ...core import PhysdiffError, as_spacing
+from ...integrators import EmbeddedRK, ExplicitRK, PiBlock
+from ...operators import Laplacian
+from .._base import SequenceLearner, State
 from ._upscaler import Upscaler, check_factor, interpolation_target
 
 KNOWN_TERMS = ("laplacian", None)

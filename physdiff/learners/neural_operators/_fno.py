@@ -9,10 +9,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..core import PhysdiffError
-from ..operators import SpectralConv
-from ._base import SequenceLearner
-from ._convlstm import check_positive_int
+from ...core import PhysdiffError
+from ...operators import SpectralConv
+from .._base import SequenceLearner
+from ..recurrent._convlstm import check_positive_int
 
 __all__ = ["FNO"]
 

@@ -8,8 +8,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..core import PhysdiffError
-from ..integrators import PiBlock
+from ...core import PhysdiffError
+from ...integrators import PiBlock
 
 
 def default_channel_names(channels: int) -> list[str]:

@@ -13,8 +13,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..core import PhysdiffError
-from ._base import SequenceLearner
+from ...core import PhysdiffError
+from .._base import SequenceLearner
 from ._convlstm import (
     CellState,
     ConvLSTMCell,

@@ -1,0 +1,7 @@
+"""Building blocks that learners compose (attention, Fourier mixers, quantisers, warping, ...).
+
+Blocks are ``nn.Module`` s with no sequence semantics of their own; the models that compose them
+live in the family subpackages (``recurrent``, ``physics_encoded``, ``video``, ...).
+"""
+
+__all__: list[str] = []

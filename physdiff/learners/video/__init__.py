@@ -1,0 +1,7 @@
+"""Spatiotemporal (video) predictors: models judged on frame sequences such as Moving MNIST.
+
+They are :class:`~physdiff.learners.SequenceLearner` s like every other learner, so they train on
+PDE fields as well, with the same trainer, metrics and command line.
+"""
+
+__all__: list[str] = []
