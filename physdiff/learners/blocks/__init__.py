@@ -4,4 +4,9 @@ Blocks are ``nn.Module`` s with no sequence semantics of their own; the models t
 live in the family subpackages (``recurrent``, ``physics_encoded``, ``video``, ...).
 """
 
-__all__: list[str] = []
+from ._detail_context import DetailContextBlock as DetailContextBlock
+from ._detail_context import MultiKernelAttention as MultiKernelAttention
+from ._patching import depth_to_space as depth_to_space
+from ._patching import space_to_depth as space_to_depth
+
+__all__: list[str] = ["DetailContextBlock", "MultiKernelAttention", "depth_to_space", "space_to_depth"]
