@@ -71,5 +71,5 @@ def test_train_and_evaluate_report_video_metrics(tmp_path, idx_file, capsys):
     printed = capsys.readouterr().out
     assert "video metrics (per-frame sums over pixels" in printed and "SSIM" in printed
     record = json.loads((tmp_path / "run" / "eval_mm" / "metrics.json").read_text())
-    assert set(record["video"]) == {"mse", "mae", "psnr", "ssim", "ssim_published"}
+    assert set(record["video"]) == {"mse", "mae", "psnr", "ssim", "ssim_published", "exact_frames"}
     assert record["video"]["mse"] > 0 and 0 < record["video"]["ssim"] <= 1

@@ -55,7 +55,8 @@ def video_metrics(prediction: torch.Tensor, target: torch.Tensor, *, data_range:
 
     Returns:
         ``{"mse", "mae", "psnr", "ssim", "ssim_published"}`` as floats (``psnr`` in dB; it is
-        ``inf`` if a frame is predicted exactly).
+        ``inf`` if a frame is predicted exactly, as in OpenSTL) and ``"exact_frames"``, the number of
+        frames whose clipped prediction equals the truth (e.g. a copy-last baseline on a digit at rest).
 
     Raises:
         PhysdiffError: invalid tensors (see :func:`physdiff.metrics.mse`), frames that are not
@@ -71,6 +72,7 @@ def video_metrics(prediction: torch.Tensor, target: torch.Tensor, *, data_range:
     if not torch.isfinite(p).all():
         raise PhysdiffError(f"{where}: prediction: contains NaN or Inf; the model diverged.")
     clipped = p.clamp(0.0, value_range)
+    exact = (clipped == y).flatten(2).all(dim=2)  # (B, T): frames predicted exactly have infinite PSNR
     return {
         "mse": float(per_frame_sum(p, y, metric="mse")),
         "mae": float(per_frame_sum(p, y, metric="mae")),
@@ -79,6 +81,7 @@ def video_metrics(prediction: torch.Tensor, target: torch.Tensor, *, data_range:
                            sample_covariance=True)),
         "ssim_published": float(ssim(clipped, y, data_range=2.0 * value_range, window=SSIM_WINDOW, gaussian=False,
                                      sample_covariance=True)),
+        "exact_frames": int(exact.sum()),
     }
 
 

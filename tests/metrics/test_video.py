@@ -49,7 +49,7 @@ def test_mse_before_clipping_psnr_and_ssim_after():
     target = torch.full((1, 2, 1, 8, 8), 1.0, dtype=torch.float64)
     over = target + 0.5  # clipped back onto the truth
     scores = video_metrics(over, target)
-    assert scores["mse"] == pytest.approx(0.25 * 64) and math.isinf(scores["psnr"])
+    assert scores["mse"] == pytest.approx(0.25 * 64) and math.isinf(scores["psnr"]) and scores["exact_frames"] == 2
     assert scores["ssim"] == pytest.approx(1.0)
 
 
