@@ -28,6 +28,7 @@ from ._moving_mnist import MovingMNIST as MovingMNIST
 from ._moving_mnist import MovingMNISTStream as MovingMNISTStream
 from ._moving_mnist import convert_mnist_test_seq as convert_mnist_test_seq
 from ._moving_mnist import read_mnist_test_seq as read_mnist_test_seq
+from ._moving_mnist import regenerate_moving_mnist as regenerate_moving_mnist
 from ._moving_mnist import write_moving_mnist as write_moving_mnist
 from ._reader import TrajectoryFile as TrajectoryFile
 from ._reader import TrajectoryInfo as TrajectoryInfo
@@ -69,5 +70,6 @@ __all__ = [
     "read_mnist_test_seq",
     "read_trajectories",
     "regenerate",
+    "regenerate_moving_mnist",
     "write_moving_mnist",
 ]

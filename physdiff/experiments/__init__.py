@@ -11,6 +11,7 @@ from ._arms import arms as arms
 from ._report import aggregate as aggregate
 from ._report import format_table as format_table
 from ._report import plot_comparison as plot_comparison
+from ._report import write_marked_block as write_marked_block
 from ._run import ExperimentData as ExperimentData
 from ._run import evaluate_arm as evaluate_arm
 from ._run import make_data as make_data
@@ -33,5 +34,5 @@ __all__ = [
     "ARMS", "Arm", "BENCHMARK_SETUPS", "ExperimentData", "ExperimentSetup", "aggregate", "arms", "burgers_2d",
     "evaluate_arm", "fitzhugh_nagumo_2d", "format_table", "gray_scott_2d", "gray_scott_3d", "kdv", "make_data",
     "plot_comparison", "run_experiment", "train_arm",
-    "CopyLast", "VideoModel", "VideoProtocol", "run_video_model", "video_test_file",
+    "CopyLast", "VideoModel", "VideoProtocol", "run_video_model", "video_test_file", "write_marked_block",
 ]

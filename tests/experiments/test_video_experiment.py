@@ -40,3 +40,15 @@ def test_training_is_cached_and_continues_to_a_larger_budget(tmp_path):
     changed = VideoModel("convlstm", "ConvLSTM", model.build, model.spec, train={"loss": "mse"})
     run_video_model(TINY, changed, 0, tmp_path)
     assert len(list(tmp_path.glob("convlstm-*"))) == 2  # other settings never reuse a run
+
+
+def test_write_marked_block_replaces_only_the_block(tmp_path):
+    from physdiff.experiments import write_marked_block
+
+    page = tmp_path / "results.md"
+    write_marked_block(page, "video", "first", title="Moving MNIST results")
+    assert page.read_text() == "# Moving MNIST results\n\n<!-- results:video:begin -->\nfirst\n<!-- results:video:end -->\n"
+    page.write_text(page.read_text().replace("# Moving", "intro\n# Moving") + "kept\n")
+    write_marked_block(page, "video", "second\n")
+    assert page.read_text() == ("intro\n# Moving MNIST results\n\n<!-- results:video:begin -->\nsecond\n"
+                                "<!-- results:video:end -->\nkept\n")
