@@ -6,6 +6,7 @@ live in the family subpackages (``recurrent``, ``physics_encoded``, ``video``, .
 
 from ._fourier_block import FourierBlock as FourierBlock
 from ._fourier_block import SpectralMLP as SpectralMLP
+from ._moment_rhs import MomentRHS as MomentRHS
 from ._swin_block import DropPath as DropPath
 from ._swin_block import SwinBlock as SwinBlock
 from ._swin_block import SwinStack as SwinStack
@@ -13,5 +14,5 @@ from ._window_attention import WindowAttention as WindowAttention
 from ._window_attention import shifted_window_mask as shifted_window_mask
 
 __all__: list[str] = [
-    "DropPath", "FourierBlock", "SpectralMLP", "SwinBlock", "SwinStack", "WindowAttention", "shifted_window_mask",
+    "DropPath", "FourierBlock", "MomentRHS", "SpectralMLP", "SwinBlock", "SwinStack", "WindowAttention", "shifted_window_mask",
 ]
