@@ -7,6 +7,7 @@ One step ``s`` (0-based) of :meth:`Trainer.fit`::
     x   = next global batch (this rank's share)   (b, context_frames + horizon, C, *space)
     u   = model(x[:, :context_frames], H, targets=x[:, context_frames:], teacher_forcing=p, ...)
     L   = mean((u - x[:, context_frames:context_frames + H])^2) + model.auxiliary_loss(context)
+          + model.prediction_loss(u, x[:, context_frames:context_frames + H])
     grads averaged over ranks, clipped to grad_clip; applied if L and |grad| are finite,
     otherwise the NaN guard rolls back (see ``_guard.py``).
 
@@ -239,6 +240,9 @@ class Trainer:
                                checkpoint_every=cfg.checkpoint_segment, detach_every=cfg.detach_every)
             loss = F.mse_loss(prediction.to(targets.dtype), targets)
             aux = model.auxiliary_loss(context)
+            extra = model.prediction_loss(prediction, targets)
+            if extra is not None:
+                aux = extra if aux is None else aux + extra
             total = loss if aux is None else loss + aux
         total.backward()
         D.average_gradients(model, self.dist)

@@ -4,4 +4,7 @@ They are :class:`~physdiff.learners.SequenceLearner` s like every other learner,
 PDE fields as well, with the same trainer, metrics and command line.
 """
 
-__all__: list[str] = []
+from ._ark_cell import ARKCell as ARKCell
+from ._arkmnet import ARKMNet as ARKMNet
+
+__all__: list[str] = ["ARKCell", "ARKMNet"]
