@@ -19,9 +19,10 @@ the three cells are (``.`` elementwise)::
 
 The coefficients are formed in log space with stable closed forms (``log sigma(x) =
 -softplus(-x)``; for MinConvLSTM ``d = softplus(-f) - softplus(-i)``, ``log f' = -softplus(d)``,
-``log i' = -softplus(-d)``; ``log g(x) = log(x + 1/2)`` for ``x >= 0`` and ``-softplus(-x)`` below);
-the step-by-step and ``"sequential"`` paths use their exponentials, the ``"log"`` scan uses
-them directly.
+``log i' = -softplus(-d)``; ``log g(x) = log(x + 1/2)`` for ``x >= 0`` and ``-softplus(-x)`` below)
+for the ``"log"`` scan; the step-by-step and ``"sequential"`` paths form them in linear space
+(fewer operations: ``a = 1 - z``, ``f' = sigma(f) / (sigma(f) + sigma(i))``, ...), which agrees
+with the exponentials of the logs to rounding.
 
 Zero-state convention (fixing the original code, whose parallel path fed ``log g(h_0)`` and so
 turned a zero state into 0.5): the initial state enters the scan linearly, as
@@ -42,12 +43,22 @@ from ...core import PhysdiffError
 from ...integrators import linear_scan, log_linear_scan, resolve_scan_method
 from ._convlstm import check_kernel_size, check_padding_mode, check_positive_int, same_padding
 
-__all__ = ["MinConvExpLSTMCell", "MinConvGRUCell", "MinConvLSTMCell", "log_g"]
+__all__ = ["MinConvExpLSTMCell", "MinConvGRUCell", "MinConvLSTMCell", "g", "log_g"]
+
+
+def g(x: torch.Tensor) -> torch.Tensor:
+    """The positive activation: ``x + 1/2`` for ``x >= 0``, ``sigma(x)`` below (continuous, 1/2 at 0).
+
+    Written ``relu(x) + sigma(min(x, 0))`` (equal on both branches): no ``where``, whose forward
+    and backward cost more on CPU than the three elementwise operations.
+    """
+    return F.relu(x) + torch.sigmoid(torch.clamp(x, max=0.0))
 
 
 def log_g(x: torch.Tensor) -> torch.Tensor:
-    """``log g(x)`` of the positive activation ``g`` (``x + 1/2`` for ``x >= 0``, ``sigma(x)`` below)."""
-    return torch.where(x >= 0, torch.log(F.relu(x) + 0.5), -F.softplus(-x))
+    """``log g(x)``: ``log(x + 1/2)`` for ``x >= 0``, ``log sigma(x)`` below, as
+    ``log sigma(min(x, 0)) + log(1 + 2 relu(x))`` (equal on both branches, since ``log sigma(0) = -log 2``)."""
+    return F.logsigmoid(torch.clamp(x, max=0.0)) + torch.log1p(2 * F.relu(x))
 
 
 class _MinimalCell(nn.Module):
@@ -77,22 +88,32 @@ class _MinimalCell(nn.Module):
         """``(log a, log i', pre-activation of the candidate)`` from the convolution's output blocks."""
         raise NotImplementedError
 
-    def log_coefficients(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(log a, log b)`` of the update for inputs ``x`` ``(N, in_channels, *space)``; each ``(N, hidden, *space)``."""
+    def _gates(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(a, i', pre-activation of the candidate)`` in linear space (fewer operations than the logs)."""
+        raise NotImplementedError
+
+    def _conv(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != self.ndim + 2 or x.shape[1] != self.in_channels:
             raise PhysdiffError(
                 f"{type(self).__name__}: x: expected (B, {self.in_channels}, *space) with {self.ndim} spatial axes, "
                 f"got shape {tuple(x.shape)}."
             )
-        z = self.conv(same_padding(x, self.kernel_size, self.padding_mode))
-        log_a, log_i, candidate = self._log_gates(z)
+        return self.conv(same_padding(x, self.kernel_size, self.padding_mode))
+
+    def coefficients(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(a, b)`` of the update for inputs ``x`` ``(N, in_channels, *space)``; each ``(N, hidden, *space)``."""
+        a, i, candidate = self._gates(self._conv(x))
+        return a, i * g(candidate)
+
+    def log_coefficients(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(log a, log b)`` of the update for inputs ``x`` ``(N, in_channels, *space)``; each ``(N, hidden, *space)``."""
+        log_a, log_i, candidate = self._log_gates(self._conv(x))
         return log_a, log_i + log_g(candidate)
 
     def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
         """One step: ``h_t = a . h_{t-1} + b`` for ``x`` ``(B, in_channels, *space)``; ``h=None`` means zeros."""
-        log_a, log_b = self.log_coefficients(x)
-        b = torch.exp(log_b)
-        return b if h is None else torch.addcmul(b, torch.exp(log_a), h)
+        a, b = self.coefficients(x)
+        return b if h is None else torch.addcmul(b, a, h)
 
     def sequence(self, xs: torch.Tensor, h0: torch.Tensor | None = None, method: str = "auto") -> torch.Tensor:
         """All steps of ``xs`` ``(B, T, in_channels, *space)`` at once: ``(B, T, hidden, *space)``.
@@ -104,13 +125,16 @@ class _MinimalCell(nn.Module):
             raise PhysdiffError(f"{type(self).__name__}.sequence: xs: expected (B, T, {self.in_channels}, *space), "
                                 f"got shape {tuple(xs.shape)}.")
         batch = xs.shape[0]
-        log_a, log_b = self.log_coefficients(rearrange(xs, "b t ... -> (b t) ..."))
-        log_a, log_b = (rearrange(v, "(b t) ... -> b t ...", b=batch) for v in (log_a, log_b))
-        needs_grad = torch.is_grad_enabled() and (log_a.requires_grad or (h0 is not None and h0.requires_grad))
-        chosen = resolve_scan_method(method, tuple(log_a.shape), log_a.dtype, log_a.device, needs_grad)
+        flat = rearrange(xs, "b t ... -> (b t) ...")
+        shape = (batch, xs.shape[1], self.hidden_channels, *xs.shape[3:])
+        needs_grad = torch.is_grad_enabled() and (any(p.requires_grad for p in self.parameters()) or xs.requires_grad
+                                                  or (h0 is not None and h0.requires_grad))
+        chosen = resolve_scan_method(method, shape, xs.dtype, xs.device, needs_grad)
         if chosen == "log":
+            log_a, log_b = (rearrange(v, "(b t) ... -> b t ...", b=batch) for v in self.log_coefficients(flat))
             return log_linear_scan(log_a, log_b, h0)
-        return linear_scan(torch.exp(log_a), torch.exp(log_b), h0, method="sequential")
+        a, b = (rearrange(v, "(b t) ... -> b t ...", b=batch) for v in self.coefficients(flat))
+        return linear_scan(a, b, h0, method="sequential")
 
 
 class MinConvGRUCell(_MinimalCell):
@@ -135,6 +159,11 @@ class MinConvGRUCell(_MinimalCell):
         k, candidate = z.chunk(2, dim=1)
         return -F.softplus(k), -F.softplus(-k), candidate  # log(1 - z), log z
 
+    def _gates(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        k, candidate = z.chunk(2, dim=1)
+        update = torch.sigmoid(k)
+        return 1 - update, update, candidate
+
 
 class MinConvLSTMCell(_MinimalCell):
     r"""Minimal ConvLSTM cell: normalised gates ``f' = sigma(f) / (sigma(f) + sigma(i))``, ``i' = 1 - f'``,
@@ -148,6 +177,12 @@ class MinConvLSTMCell(_MinimalCell):
         d = F.softplus(-f) - F.softplus(-i)  # log sigma(i) - log sigma(f)
         return -F.softplus(d), -F.softplus(-d), candidate
 
+    def _gates(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        f, i, candidate = z.chunk(3, dim=1)
+        sf, si = torch.sigmoid(f), torch.sigmoid(i)
+        forget = sf / (sf + si)
+        return forget, 1 - forget, candidate
+
 
 class MinConvExpLSTMCell(_MinimalCell):
     r"""Minimal ConvLSTM cell with xLSTM-style exponential gates: ``f' = exp(f) / (exp(f) + exp(i)) = sigma(f - i)``,
@@ -160,3 +195,8 @@ class MinConvExpLSTMCell(_MinimalCell):
         f, i, candidate = z.chunk(3, dim=1)
         d = f - i
         return F.logsigmoid(d), F.logsigmoid(-d), candidate
+
+    def _gates(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        f, i, candidate = z.chunk(3, dim=1)
+        forget = torch.sigmoid(f - i)
+        return forget, 1 - forget, candidate
