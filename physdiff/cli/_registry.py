@@ -203,7 +203,7 @@ LEARNERS: Mapping[str, type[SequenceLearner]] = {
 #: omits them (``micro.`` / ``macro.``: keys of PIMRL's nested module tables). ``channels`` and
 #: ``in_channels`` are the file's channel count, ``ndim`` its number of spatial axes, ``spacing``
 #: its uniform grid step per axis, ``dt`` its sampling interval divided by ``substeps``, ``grid`` its
-spatial shape.
+#: spatial shape.
 FILLED_FROM_DATA: Mapping[str, tuple[str, ...]] = {
     "convlstm": ("channels", "ndim"),
     "convlstm-autoencoder": ("channels", "ndim"),
