@@ -37,6 +37,7 @@ import time
 
 import torch
 
+from physdiff.integrators import resolve_scan_method
 from physdiff.learners import ConvRNN
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -174,6 +175,10 @@ def main() -> None:
               "training iterations/s, ratio to ConvLSTM, peak memory growth of one iteration")
         rates = {} if args.skip_speed else speed(args, size, batch)
         mem = {} if args.skip_memory else memory(args, size, batch)
+        if rates:
+            chosen = {cell: resolve_scan_method("auto", (batch, TEACHER, WIDTHS[cell], size, size), torch.float32,
+                                                args.device, True) for cell in ("minconvgru", "minconvlstm")}
+            print(f"'auto' chose (with gradients): {chosen}")
         base = rates.get("convlstm/sequential")
         print(f"{'route':<28}{'it/s':>8}{'vs ConvLSTM':>13}{'memory MiB':>12}")
         for cell, scan in ROUTES:
