@@ -7,7 +7,7 @@ moments; 64x64 frames, batch 8): one iteration = a rollout of ``--context`` inpu
 weights) runs with ``attention="sdpa"`` (``torch.nn.functional.scaled_dot_product_attention``) and
 ``attention="naive"`` (matmul, softmax, matmul with the bias and mask added); the script checks that
 the two rollouts agree. (b) The window attention alone (forward + backward of the 8 blocks' worth
-of windows). A timing is the median over ``--repeat`` seconds; each of ``--runs`` rounds times the
+of windows), and both without gradients (inference). A timing is the median over ``--repeat`` seconds; each of ``--runs`` rounds times the
 two routes back to back, so the printed ratios compare runs under the same machine load. Usage::
 
     python benchmarks/ark.py [--threads 1] [--batch 8] [--size 64] [--context 2] [--horizon 2]
@@ -101,20 +101,33 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(8):  # the 8 blocks of one cell step: W-MSA, SW-MSA alternating
             attn(x, mask if i % 2 else None).sum().backward()
 
-    rows = {"train": {"sdpa": [], "naive": []}, "attention": {"sdpa": [], "naive": []}}
+    def inference() -> None:
+        with torch.no_grad():
+            model(context, args.horizon)
+
+    def attention_inference() -> None:
+        with torch.no_grad():
+            for i in range(8):
+                attn(x, mask if i % 2 else None)
+
+    cases = {"train": (iteration, 1.0), "attention": (attention_only, 0.25), "inference": (inference, 0.5),
+             "attention_inference": (attention_inference, 0.25)}
+    rows = {name: {"sdpa": [], "naive": []} for name in cases}
     for _ in range(args.runs):
         for kind in ("sdpa", "naive"):
             set_attention(model, kind)
-            rows["train"][kind].append(median_time(iteration, args.repeat, device))
             attn.attention = kind
-            rows["attention"][kind].append(median_time(attention_only, args.repeat / 4, device))
+            for name, (fn, share) in cases.items():
+                rows[name][kind].append(median_time(fn, args.repeat * share, device))
     print(f"\nbatch {args.batch}, {args.size}x{args.size}, {args.context} -> {args.horizon} frames per iteration; "
           f"median of {args.runs} rounds")
-    print(f"{'':34s} {'sdpa':>10s} {'naive':>10s} {'sdpa speed-up':>14s}")
+    print(f"{'':36s} {'sdpa':>10s} {'naive':>10s} {'sdpa speed-up':>14s}")
     for name, label in (("train", "training iterations/s (full model)"),
-                        ("attention", "window attention fwd+bwd /s")):
+                        ("attention", "8 window attentions fwd+bwd /s"),
+                        ("inference", "rollouts/s, no grad (full model)"),
+                        ("attention_inference", "8 window attentions fwd, no grad /s")):
         s, n = statistics.median(rows[name]["sdpa"]), statistics.median(rows[name]["naive"])
-        print(f"{label:34s} {1 / s:10.3f} {1 / n:10.3f} {n / s:13.2f}x")
+        print(f"{label:36s} {1 / s:10.3f} {1 / n:10.3f} {n / s:13.2f}x")
     print(f"load average after {os.getloadavg()[0]:.1f}")
     return 0
 

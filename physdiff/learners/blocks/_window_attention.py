@@ -13,6 +13,11 @@ sides of the grid (the shifted-window scheme); see :func:`shifted_window_mask`.
 The product is computed by ``torch.nn.functional.scaled_dot_product_attention`` (``attention=
 "sdpa"``, fused kernels) or by the explicit matmul-softmax-matmul (``"naive"``, the reference
 for tests and benchmarks/ark.py).
+
+Speed on the CPU (torch 2.13, benchmarks/ark.py): SDPA's fused CPU kernel accepts an additive
+mask only when the mask does not require a gradient; the relative position bias is learned, so in
+training SDPA falls back to its math route and runs at the naive route's speed. Without gradients
+(inference, rollouts under ``torch.no_grad``) the fused kernel runs and is faster.
 """
 
 from __future__ import annotations
