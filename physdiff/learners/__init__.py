@@ -26,3 +26,8 @@ from .video import __all__ as _video_all
 
 __all__: list[str] = ["SequenceLearner", "detach_state"]
 __all__ += _recurrent_all + _neural_operators_all + _physics_encoded_all + _video_all
+
+from .blocks import *  # noqa: F403,E402
+from .blocks import __all__ as _blocks_all  # noqa: E402
+
+__all__ += _blocks_all
