@@ -22,7 +22,7 @@ import torch
 
 from physdiff.core import PhysdiffError
 from physdiff.integrators import RK4, SSPRK3, BogackiShampine, DormandPrince, Euler, Heun, Midpoint, Ralston
-from physdiff.learners import FNO, PIMRL, ConvLSTM, ConvLSTMAutoencoder, PeRCNN, SequenceLearner
+from physdiff.learners import FNO, PIMRL, ConvLSTM, ConvLSTMAutoencoder, PeRCNN, PhysicNet, SequenceLearner
 from physdiff.solvers import (
     PDE,
     Burgers,
@@ -191,6 +191,7 @@ LEARNERS: Mapping[str, type[SequenceLearner]] = {
     "fno": FNO,
     "percnn": PeRCNN,
     "pimrl": PIMRL,
+    "physicnet": PhysicNet,
 }
 
 #: Constructor arguments ``physdiff train`` fills from the training data file when ``[model]``
@@ -203,6 +204,7 @@ FILLED_FROM_DATA: Mapping[str, tuple[str, ...]] = {
     "fno": ("in_channels",),
     "percnn": ("channels", "ndim", "spacing", "dt"),
     "pimrl": ("micro.channels", "micro.ndim", "micro.spacing", "macro.channels", "macro.ndim"),
+    "physicnet": ("channels", "ndim"),
 }
 
 

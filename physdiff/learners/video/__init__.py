@@ -5,3 +5,7 @@ PDE fields as well, with the same trainer, metrics and command line.
 """
 
 __all__: list[str] = []
+
+from ._physicnet import PhysicNet as PhysicNet  # noqa: E402
+
+__all__ += ["PhysicNet"]
