@@ -105,8 +105,9 @@ def test_gradients_pass_gradcheck_through_both_levels():
     model = tiny(quantize=False, residual_layers=0)
     perturb(model)
     model.eval()
-    x = frames(t=3, size=8).requires_grad_(True)
-    assert torch.autograd.gradcheck(lambda c: model(c, 2), (x,), eps=1e-6, atol=1e-5)
+    x = frames(t=3, size=8)[:1].requires_grad_(True)
+    # fast mode: checks the Jacobian along random directions (the full Jacobian is 2 x 64 by 3 x 64 here)
+    assert torch.autograd.gradcheck(lambda c: model(c, 2), (x,), eps=1e-6, atol=1e-5, fast_mode=True)
 
 
 def test_config_rebuilds_the_model_and_the_registry_knows_it():
