@@ -56,6 +56,8 @@ def filled_options(name: str, options: dict[str, Any], info: Any, where: str) ->
             target[field] = len(info.channel_names)
         elif field == "ndim":
             target[field] = len(info.space_shape)
+        elif field == "frame_size":
+            target[field] = [int(n) for n in info.space_shape]
         elif field == "spacing":
             target[field] = _grid_spacing(info)
         elif field == "dt":

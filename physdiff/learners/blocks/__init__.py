@@ -4,13 +4,18 @@ Blocks are ``nn.Module`` s with no sequence semantics of their own; the models t
 live in the family subpackages (``recurrent``, ``physics_encoded``, ``video``, ...).
 """
 
-__all__: list[str] = []
+from ._detail_context import DetailContextBlock as DetailContextBlock
+from ._detail_context import MultiKernelAttention as MultiKernelAttention
+from ._patching import depth_to_space as depth_to_space
+from ._patching import space_to_depth as space_to_depth
 
-from ._vector_quantizer import Quantized as Quantized
-from ._vector_quantizer import VectorQuantizer as VectorQuantizer
-from ._views import crop as crop
-from ._views import paste as paste
-from ._views import random_corners as random_corners
-from ._views import tiling_corners as tiling_corners
+__all__: list[str] = ["DetailContextBlock", "MultiKernelAttention", "depth_to_space", "space_to_depth"]
+
+from ._vector_quantizer import Quantized as Quantized  # noqa: E402
+from ._vector_quantizer import VectorQuantizer as VectorQuantizer  # noqa: E402
+from ._views import crop as crop  # noqa: E402
+from ._views import paste as paste  # noqa: E402
+from ._views import random_corners as random_corners  # noqa: E402
+from ._views import tiling_corners as tiling_corners  # noqa: E402
 
 __all__ += ["Quantized", "VectorQuantizer", "crop", "paste", "random_corners", "tiling_corners"]

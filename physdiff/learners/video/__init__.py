@@ -4,7 +4,10 @@ They are :class:`~physdiff.learners.SequenceLearner` s like every other learner,
 PDE fields as well, with the same trainer, metrics and command line.
 """
 
-__all__: list[str] = []
+from ._modernn import MoDeRNN as MoDeRNN
+from ._phydnet import PhyDNet as PhyDNet
+
+__all__: list[str] = ["MoDeRNN", "PhyDNet"]
 
 from ._physicnet import PhysicNet as PhysicNet  # noqa: E402
 
