@@ -50,6 +50,12 @@ POOL = 2
 MODELS: dict[str, tuple[str, str, dict]] = {
     "physicnet": ("PhysicNet", "PhysicNet", PHYSICNET_SMALL),
     "convlstm": ("ConvLSTM", "ConvLSTM", dict(hidden_channels=(16, 16), kernel_size=3, padding_mode="circular")),
+    # The video helpers' reduced widths (benchmarks/video_table.py), trained here with the same plain MSE
+    # rollout loss as every other row (not PhyDNet's loss on the context phase nor MoDeRNN's L1 + L2 with
+    # scheduled sampling).
+    "phydnet": ("PhyDNet", "PhyDNet", dict(base_channels=16, convlstm_hidden=(64, 64, 32))),
+    "modernn": ("MoDeRNN", "MoDeRNN", dict(frame_size=(64 // POOL, 64 // POOL), hidden_channels=32, num_layers=2,
+                                          patch_size=4)),
     "physicnet-no-vq": ("PhysicNet, no quantiser", "PhysicNet", {**PHYSICNET_SMALL, "quantize": False}),
     "physicnet-no-local": ("PhysicNet, no local experts", "PhysicNet", {**PHYSICNET_SMALL, "local_experts": False}),
     "physicnet-no-global": ("PhysicNet, no global expert", "PhysicNet", {**PHYSICNET_SMALL, "global_expert": False}),
