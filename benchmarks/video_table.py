@@ -84,6 +84,29 @@ MODELS: dict[str, Row] = {
                         "half the steps; no reverse-sequence pass (it doubles the updates)"),
 }
 
+#: ARKMNet (spatiotemporal.md 1.2) reduced: C = 32 (paper 64), Swin depth 2 (8), 4 heads (8), 2 Fourier blocks (8),
+#: 5x5 moment filters (7x7, 49), patch 4 on 32 x 32 frames (8 x 8 tokens, window 4). Then its ablations, one switch each.
+ARK = {"patch_size": 4, "hidden": 32, "swin_depth": 2, "heads": 4, "window": 4, "n_fourier": 2,
+       "moment_kernel_size": 5, "drop_path": 0.0}
+ARK_NOTE = ("C = 32, Swin depth 2, 4 heads, window 4, 2 Fourier blocks, 5x5 moment filters (paper: 64, 8, 8, 4, 8, "
+            "7x7), patch 4; loss MSE + H1 (FNO Sobolev) + moment loss")
+MODELS.update({
+    "arkmnet": Row("ARKMNet", "arkmnet", ARK, note=ARK_NOTE),
+    "arkmnet-heun": Row("ARKMNet, RK2 = Heun", "arkmnet", {**ARK, "rk_mode": "heun"},
+                        note="ablation: fixed Heun step instead of the adaptive (stage-gated) RK2"),
+    "arkmnet-no-fourier": Row("ARKMNet, no Fourier module", "arkmnet", {**ARK, "n_fourier": 0},
+                              note="ablation: frequency module removed"),
+    "arkmnet-no-correction": Row("ARKMNet, no correction module", "arkmnet", {**ARK, "correction": False},
+                                 note="ablation: Swin + LSTM correction removed"),
+    "arkmnet-bilinear": Row("ARKMNet, bilinear decoder", "arkmnet", {**ARK, "decoder": "bilinear"},
+                            note="ablation: bilinear upsampling instead of the transposed convolution"),
+    "arkmnet-no-h1": Row("ARKMNet, no H1 loss", "arkmnet", {**ARK, "h1_weight": 0.0}, note="ablation: MSE + moment loss"),
+    "arkmnet-no-moment": Row("ARKMNet, no moment loss", "arkmnet", {**ARK, "moment_weight": 0.0},
+                             note="ablation: MSE + H1, filters unconstrained"),
+    "arkmnet-euler": Row("ARKMNet, RK = Euler", "arkmnet", {**ARK, "rk_mode": "euler"},
+                         note="ablation: forward Euler step"),
+})
+
 #: Published Moving MNIST numbers (10 -> 10 frames, 2 digits, 64 x 64, the fixed test file;
 #: spatiotemporal.md 5.1, 5.3): (source, MSE, MAE, SSIM, PSNR); None where not published.
 PAPER: dict[str, list[tuple[str, float | None, float | None, float | None, float | None]]] = {

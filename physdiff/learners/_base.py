@@ -111,6 +111,11 @@ class SequenceLearner(nn.Module):
         """An extra training loss that depends only on the context (e.g. PeRCNN's upscaler loss), or None."""
         return None
 
+    def prediction_loss(self, prediction: torch.Tensor, targets: torch.Tensor) -> torch.Tensor | None:
+        """An extra training loss on the predicted frames ``(B, T, C, *space)`` against the true ones,
+        added to the trainer's MSE (e.g. ARKMNet's H1 term), or None (the default)."""
+        return None
+
     # ----------------------------------------------------------------- shared loop
     def check_frames(self, frames: torch.Tensor, name: str = "context") -> torch.Tensor:
         """Validate ``(B, T, C, *space)`` (or a single ``(B, C, *space)`` frame, returned with ``T = 1``)."""

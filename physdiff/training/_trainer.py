@@ -8,6 +8,7 @@ One step ``s`` (0-based) of :meth:`Trainer.fit`::
     u   = model(x[:, :context_frames], H, targets=x[:, context_frames:], teacher_forcing=p, ...)
           (teacher_forcing.per_sample: forcing_mask = rand(b, H - 1) < p instead, one draw per sample and step)
     L   = loss(u, x[:, context_frames:context_frames + H]) + model.auxiliary_loss(context)
+          + model.prediction_loss(u, the same truth)
           (loss: mse, l1 or l1 + mse; loss_on_context: u and the truth start at frame 1, covering
           the context phase's one-step predictions too)
     grads averaged over ranks, clipped to grad_clip; applied if L and |grad| are finite,
@@ -282,6 +283,9 @@ class Trainer:
             truth = batch[:, 1 : cfg.context_frames + horizon] if cfg.loss_on_context else targets
             loss = self._loss(prediction.to(truth.dtype), truth)
             aux = model.auxiliary_loss(context)
+            extra = model.prediction_loss(prediction.to(truth.dtype), truth)
+            if extra is not None:
+                aux = extra if aux is None else aux + extra
             total = loss if aux is None else loss + aux
         total.backward()
         D.average_gradients(model, self.dist)
