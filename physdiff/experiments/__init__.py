@@ -24,6 +24,7 @@ from ._setups import fitzhugh_nagumo_2d as fitzhugh_nagumo_2d
 from ._setups import gray_scott_2d as gray_scott_2d
 from ._setups import gray_scott_3d as gray_scott_3d
 from ._setups import kdv as kdv
+from ._video import Blank as Blank
 from ._video import CopyLast as CopyLast
 from ._video import VideoModel as VideoModel
 from ._video import VideoProtocol as VideoProtocol
@@ -34,5 +35,5 @@ __all__ = [
     "ARMS", "Arm", "BENCHMARK_SETUPS", "ExperimentData", "ExperimentSetup", "aggregate", "arms", "burgers_2d",
     "evaluate_arm", "fitzhugh_nagumo_2d", "format_table", "gray_scott_2d", "gray_scott_3d", "kdv", "make_data",
     "plot_comparison", "run_experiment", "train_arm",
-    "CopyLast", "VideoModel", "VideoProtocol", "run_video_model", "video_test_file", "write_marked_block",
+    "Blank", "CopyLast", "VideoModel", "VideoProtocol", "run_video_model", "video_test_file", "write_marked_block",
 ]

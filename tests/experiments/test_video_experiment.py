@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from physdiff.data import read_trajectories
-from physdiff.experiments import CopyLast, VideoModel, VideoProtocol, run_video_model
+from physdiff.experiments import Blank, CopyLast, VideoModel, VideoProtocol, run_video_model
 from physdiff.learners import ConvLSTM
 
 pytest.importorskip("mlxtend", reason="optional extra 'video' (pip install -e .[video])")
@@ -25,6 +25,10 @@ def test_copy_last_is_the_last_context_frame(tmp_path):
     predictions = torch.load(next(tmp_path.glob("copy-last-*/seed0/predictions.pt")))
     truth = read_trajectories(tmp_path / "data" / "test_tiny.h5")
     assert torch.equal(predictions, truth[:4, 1:2].expand(-1, 2, -1, -1, -1))
+    blank = VideoModel("blank", "blank", lambda p: Blank(), {"learner": "blank"}, trained=False)
+    zeros = run_video_model(TINY, blank, 0, tmp_path)
+    future = truth[:, 2:4].double()
+    assert zeros["mse"] == pytest.approx(float(future.square().sum(dim=(2, 3, 4)).mean()), rel=1e-6)  # the digits' energy
 
 
 def test_training_is_cached_and_continues_to_a_larger_budget(tmp_path):
