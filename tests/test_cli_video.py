@@ -73,6 +73,9 @@ def test_train_and_evaluate_report_video_metrics(tmp_path, idx_file, capsys):
     record = json.loads((tmp_path / "run" / "eval_mm" / "metrics.json").read_text())
     assert set(record["video"]) == {"mse", "mae", "psnr", "ssim", "ssim_published", "exact_frames"}
     assert record["video"]["mse"] > 0 and 0 < record["video"]["ssim"] <= 1
+    predicted = tmp_path / "pred.h5"
+    assert main(["predict", str(tmp_path / "run" / "best.pt"), "--data", str(data), "--out", str(predicted)]) == 0
+    assert read_info(predicted).shape == (4, 6, 1, 28, 28)
 
 
 @pytest.mark.parametrize("name", ["phydnet_moving_mnist.toml", "modernn_moving_mnist.toml"])
