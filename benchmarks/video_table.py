@@ -268,8 +268,32 @@ def reduced(protocol: VideoProtocol) -> str:
             f"mnist_test_seq.npy")
 
 
+def curves(results: dict[str, list[dict[str, Any]]], out: Path, protocol: VideoProtocol) -> str:
+    """Validation RMSE at every validation of each trained model's first seed, and the baselines' test RMSE."""
+    from physdiff.training import read_log
+
+    pixels = protocol.canvas[0] * protocol.canvas[1]
+    rows, steps = [], None
+    for name, runs in results.items():
+        if runs[0]["steps"] is None:
+            continue
+        log = read_log(_folder(out, protocol, name, runs[0]["seed"]) / "train")
+        values = {r["step"]: r["val_rmse"] for r in log if r.get("kind") == "val"}
+        steps = sorted(set(steps or []) | set(values))
+        rows.append((MODELS[name].label, values))
+    if not rows:
+        return ""
+    lines = ["| model | " + " | ".join(f"step {s}" for s in steps) + " |", "|---|" + "---|" * len(steps)]
+    lines += [f"| {label} | " + " | ".join(f"{values[s]:.4f}" if s in values else "" for s in steps) + " |"
+              for label, values in rows]
+    reference = ", ".join(f"{MODELS[b].label} {math.sqrt(_mean_std([r['mse'] for r in results[b]])[0] / pixels):.4f}"
+                          for b in ("blank", "copy-last") if results.get(b))
+    return ("Validation RMSE (free rollouts of the validation sequences, per pixel) during training; for reference, "
+            f"on the test sequences: {reference} (the square root of MSE / {pixels} pixels):\n\n" + "\n".join(lines))
+
+
 def write_doc(path: Path, results: dict[str, list[dict[str, Any]]], pending: list[str], protocol: VideoProtocol,
-              command: str, seeds: list[int]) -> None:
+              command: str, seeds: list[int], out: Path) -> None:
     machine = (f"{platform.machine()} CPU ({torch.get_num_threads()} torch thread, shared with other jobs: the "
                f"machine was loaded, so training times are only indicative), torch {torch.__version__}")
     notes = "\n".join(f"* **{MODELS[m].label}**: {MODELS[m].note}." for m in MODELS if MODELS[m].note)
@@ -284,7 +308,7 @@ def write_doc(path: Path, results: dict[str, list[dict[str, Any]]], pending: lis
         f"{protocol.canvas[0] * protocol.canvas[1]} pixels, averaged over the {protocol.predicted_frames} predicted "
         f"frames and the test sequences (a 64 x 64 frame has 4x the pixels, so the published sums are not on the "
         f"same scale); SSIM and PSNR on clipped frames ([metric conventions](moving_mnist.md#metrics)).\n\n"
-        f"{table(results, pending)}\n\n{ordering(results)}\n\n{notes}\n\n"
+        f"{table(results, pending)}\n\n{ordering(results)}\n\n{notes}\n\n{curves(results, out, protocol)}\n\n"
         f"![truth and predictions]({FIGURE})"
     )
     write_marked_block(path, "video", body, title="Moving MNIST results")
@@ -323,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         figure(results, out, protocol, doc.parent / FIGURE)
     # The command that regenerates everything (subsets and --no-train runs write the same table).
     command = f"python benchmarks/video_table.py --seeds {args.seeds}" + (f" --steps {args.steps}" if args.steps else "")
-    write_doc(doc, results, pending, protocol, command, seeds)
+    write_doc(doc, results, pending, protocol, command, seeds, out)
     print(f"wrote {doc}")
     return 0
 
