@@ -175,9 +175,10 @@ def table(results: dict[str, list[dict[str, Any]]], pending: list[str]) -> str:
                          + " |" * (len(header) - 2))
             continue
         mse = [r["mse"] for r in runs]
+        ours = _mean_std(mse)[0]
         beats = "–" if name in ("copy-last", "blank") else " / ".join(
-            ("**yes**" if _mean_std(mse)[0] < baselines[b] else "**no**") if b in baselines else "?"
-            for b in ("copy-last", "blank"))
+            (f"{'**yes**' if ours < baselines[b] else '**no**'} ({100 * (ours / baselines[b] - 1):+.1f} %)")
+            if b in baselines else "?" for b in ("copy-last", "blank"))
         steps = "–" if runs[0]["steps"] is None else f"{runs[0]['steps']} ({runs[0]['best_step']})"
         seconds = "0" if runs[0]["steps"] is None else f"{_mean_std([r['train_seconds'] for r in runs])[0]:.0f}"
         cells = [f"{row.label} ({len(runs)} seed{'s' if len(runs) > 1 else ''})", _cell(mse), _cell([r["mae"] for r in runs]),
