@@ -238,7 +238,10 @@ def test_toml_needs_python_311(tmp_path, monkeypatch, capsys):
 def test_an_existing_run_is_refused_without_resume_and_left_intact(trained, capsys):
     before = _hashes(trained / "run")
     assert main(["train", "--config", str(trained / "run.toml"), "--quiet"]) == 2
-    assert "already holds a run (last.pt, metrics.jsonl); continue it with --resume" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    command = f"physdiff train --config {trained / 'run.toml'} --out {trained / 'run'}"
+    assert f"already holds a run (last.pt, metrics.jsonl); continue it with `{command} --resume`" in err
+    assert f"start it over with `{command} --overwrite`" in err
     assert _hashes(trained / "run") == before
     assert main(["train", "--config", str(trained / "run.toml"), "--out", str(trained / "nothing"), "--resume"]) == 2
     assert "there is no run to continue" in capsys.readouterr().err and not (trained / "nothing").exists()
@@ -246,7 +249,7 @@ def test_an_existing_run_is_refused_without_resume_and_left_intact(trained, caps
 
 @pytest.mark.parametrize("changes, message", [
     ({"model": {"hidden_channels": [6]}}, "hidden_channels: checkpoint [4] vs model [6]"),
-    ({"data": {"path": "test.h5"}}, "run.json: the run was trained with data {'setup_sha256'"),
+    ({"data": {"path": "test.h5"}}, "run.json: the run was trained on other data; differing: data.content_sha256 (run: "),
     ({"training": {"horizon": 2}}, "training configuration differs from the checkpoint's: horizon"),
 ])
 def test_resume_with_another_model_or_data_is_refused(trained, files, tmp_path, capsys, changes, message):

@@ -24,6 +24,10 @@ from ._reader import TrajectoryInfo as TrajectoryInfo
 from ._reader import read_info as read_info
 from ._reader import read_trajectories as read_trajectories
 from ._sampling import BurstSample as BurstSample
+from ._scan import ContentScan as ContentScan
+from ._scan import NonFinite as NonFinite
+from ._scan import first_nonfinite as first_nonfinite
+from ._scan import scan_values as scan_values
 from ._sampling import add_noise as add_noise
 from ._sampling import burst_sample as burst_sample
 from ._sampling import downsample as downsample
@@ -33,6 +37,8 @@ __all__ = [
     "BurstSample",
     "BurstSpec",
     "BurstWindows",
+    "ContentScan",
+    "NonFinite",
     "Provenance",
     "Regeneration",
     "SCHEMA",
@@ -46,9 +52,11 @@ __all__ = [
     "canonical_json",
     "config_hash",
     "downsample",
+    "first_nonfinite",
     "generate",
     "integrator_name",
     "read_info",
     "read_trajectories",
     "regenerate",
+    "scan_values",
 ]

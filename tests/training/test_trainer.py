@@ -69,14 +69,20 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path):
     assert result.steps == 14
     assert torch.equal(params(resumed), params(whole))  # bit for bit
     text = (tmp_path / "cut" / "metrics.jsonl").read_text()
-    assert text.startswith(lines_before)  # appended, nothing lost
+    kept = [line for line in lines_before.splitlines() if json.loads(line)["step"] <= 5]
+    assert len(kept) < len(lines_before.splitlines())  # the crash came after records of steps 6 and 7
+    assert text.splitlines()[: len(kept)] == kept  # what the checkpoint covers is kept as written
 
     def losses(records):
         return [(r["step"], r["kind"], r.get("loss"), r.get("loss_avg"), r.get("val_rmse"), r.get("lr"),
                  r.get("horizon"), r.get("teacher_forcing")) for r in records if r["kind"] != "event"]
 
     assert losses(read_log(tmp_path / "cut")) == losses(read_log(tmp_path / "whole"))
-    assert len(text.splitlines()) > len(read_log(tmp_path / "cut"))  # superseded lines of steps 6, 7 kept in the file
+    # The superseded records of steps 6 and 7 are gone from both files: what they hold is the resumed run.
+    assert [json.loads(line) for line in text.splitlines()] == read_log(tmp_path / "cut")
+    rows = (tmp_path / "cut" / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 1 + len(text.splitlines()) and [r.split(",")[0] for r in rows[1:]] == [
+        str(json.loads(line)["step"]) for line in text.splitlines()]
 
 
 def test_nan_guard_rolls_back_lowers_the_lr_and_finishes(tmp_path):
