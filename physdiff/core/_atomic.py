@@ -30,7 +30,7 @@ def _pattern(name: str) -> re.Pattern[str]:
 
 
 #: Any temporary name of this module: ``.NAME.HOST-PID.RANDOM.tmp`` (and the older ``.NAME.RANDOM.tmp``).
-TEMPORARY_NAME = re.compile(r"^\.(?P<target>.+)\.(?:[0-9a-f]{6}-\d+\.)?[A-Za-z0-9_]+\.tmp$")
+TEMPORARY_NAME = re.compile(r"^\.(?P<target>.+?)\.(?:[0-9a-f]{6}-\d+\.)?[A-Za-z0-9_]+\.tmp$")
 
 
 def temporary_target(path: str | os.PathLike) -> Path | None:

@@ -50,7 +50,8 @@ def check_padding_mode(value: object, where: str) -> str:
 def check_channel_tuple(value: object, name: str, where: str) -> tuple[int, ...]:
     if isinstance(value, int) and not isinstance(value, bool):
         value = (value,)
-    if not isinstance(value, Sequence) or len(value) == 0:
+    # A string is a Sequence too: without this, "four" would be read one letter at a time.
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) == 0:
         raise PhysdiffError(f"{where}: {name}: expected a non-empty tuple of positive ints (one per layer), "
                             f"got {value!r}.")
     return tuple(check_positive_int(v, name, where) for v in value)
