@@ -146,6 +146,11 @@ def test_predict_writes_context_and_rollout(trained, files, tmp_path, capsys):
     options = info.provenance.setup["initial_condition"]["options"]
     assert options["checkpoint_sha256"] == hashlib.sha256(checkpoint.read_bytes()).hexdigest()
     assert info.provenance.setup["integrator"] == "learner:ConvLSTM" and options["context_frames"] == 2
+    capsys.readouterr()
+    assert main(["info", str(tmp_path / "p.h5")]) == 0  # a prediction's provenance, not a simulation's
+    described = capsys.readouterr().out
+    assert "physdiff predict: ConvLSTM rolled out 5 frames 1 apart after 2 context frame(s)" in described
+    assert f"{checkpoint} (step " in described and "stencil" not in described and "batch size" not in described
     # A file holding only the context frames predicts the same frames (default: the training horizon).
     context_only = tmp_path / "context.h5"
     from physdiff.data import TrajectoryWriter

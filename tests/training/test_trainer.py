@@ -87,10 +87,15 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path):
 
 def test_nan_guard_rolls_back_lowers_the_lr_and_finishes(tmp_path):
     m = model(nan_at=3)  # the third training forward (step 3) returns NaN once
-    after = {}
+    after, shown = {}, {}
+
+    def progress(step, total, metrics):
+        after[step] = params(m).clone()
+        shown[step] = metrics["events"]  # what `physdiff train` prints on the terminal
+
     cfg = config(steps=8, log_every=1, validate_every=100, nan_guard={"lr_factor": 0.5})
-    result = Trainer(m, cfg, TRAIN, out_dir=tmp_path,
-                     progress=lambda step, total, _: after.__setitem__(step, params(m).clone())).fit()
+    result = Trainer(m, cfg, TRAIN, out_dir=tmp_path, progress=progress).fit()
+    assert [(k, len(v)) for k, v in shown.items() if v] == [(3, 1)] and "NaN guard: the loss not finite" in shown[3][0]
     assert result.steps == 8 and result.nan_recoveries == 1 and torch.isfinite(params(m)).all()
     events = [r for r in result.history if r.get("event") == "nan_guard"]
     assert len(events) == 1 and events[0]["step"] == 3 and "learning-rate scale now 0.5" in events[0]["message"]
