@@ -124,3 +124,14 @@ def test_non_finite_data_is_refused_or_flagged_by_every_command(data, tmp_path, 
     assert main(["evaluate", str(good / "run" / "best.pt"), "--data", str(bad), "--no-plots"]) == 2
     assert "the first at trajectory 1, frame 3, channel v" in capsys.readouterr().err
     assert not (good / "run" / "eval_train").exists()
+
+
+def test_nproc_per_node_checks_once_then_launches(data, tmp_path, capsys):
+    shutil.copy(data, tmp_path / "train.h5")
+    config = write_config(tmp_path / "run.toml", with_changes(training={"steps": 3, "batch_size": 3}))
+    # Checked before any process starts: no torchrun traceback, nothing written.
+    assert main(["train", "--config", str(config), "--nproc-per-node", "2"]) == 2
+    assert "--nproc-per-node 2: batch_size 3 is not a multiple of 2" in capsys.readouterr().err
+    assert main(["train", "--config", str(tmp_path / "missing.toml"), "--nproc-per-node", "2"]) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.toml", "train.h5"]
+

@@ -412,6 +412,9 @@ def _add_learner_commands(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--config", required=True, help="configuration file (.toml, or .json)")
     add_output(train, RUN, required=False, help="run directory (default: the file's `out`, else runs/NAME next to it)")
     train.add_argument("--resume", action="store_true", help="continue the run in the run directory from last.pt")
+    train.add_argument("--nproc-per-node", type=int, metavar="N", help="train in N processes (data parallel, "
+                       "through torchrun's launcher, after checking the configuration once); as torchrun "
+                       "--nproc_per_node=N -m physdiff train ..., without its traceback on errors")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=_train_command)
 

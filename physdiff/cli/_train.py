@@ -175,6 +175,8 @@ def _command(args: argparse.Namespace, out: Path) -> str:
     words = ["physdiff", "train", "--config", str(args.config), "--out", str(out)]
     if args.threads is not None:
         words += ["--threads", str(args.threads)]
+    if getattr(args, "nproc_per_node", None) is not None:
+        words += ["--nproc-per-node", str(args.nproc_per_node)]
     return " ".join(shlex.quote(w) for w in words)
 
 
@@ -189,6 +191,43 @@ def _interrupted(args: argparse.Namespace, out: Path, checkpoint_every: int) -> 
         return f"physdiff: interrupted; {last} holds the checkpoint of step {step}. Continue with `{base} --resume`."
     return (f"physdiff: interrupted before the first checkpoint (step {checkpoint_every}), so there is nothing to "
             f"continue; start again with `{base}` (it replaces the logs of this start).")
+
+
+def _launch(args: argparse.Namespace, cfg: Any, out: Path) -> int:
+    """``--nproc-per-node N``: run this command in N processes through torchrun's launcher.
+
+    Why not plain ``torchrun``: it works too, but any error of the workers (a missing file,
+    a used run directory) ends in torchrun's own ``ChildFailedError`` traceback. Here the
+    configuration, data and run directory were checked before launching, and a worker's
+    failure is one line naming the ranks, below the workers' own messages.
+    """
+    n = args.nproc_per_node
+    if n < 1:
+        raise PhysdiffError(f"--nproc-per-node: expected a positive number of processes, got {n}.")
+    if cfg.batch_size % n:
+        raise PhysdiffError(f"--nproc-per-node {n}: batch_size {cfg.batch_size} is not a multiple of {n}; every "
+                            "process trains on an equal share of each batch. Change one of them.")
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import get_args_parser, run
+
+    worker = ["train", "--config", str(args.config), "--out", str(out)]
+    worker += [flag for flag, on in (("--resume", args.resume), ("--overwrite", args.overwrite),
+                                     ("--quiet", args.quiet)) if on]
+    if args.threads is not None:
+        worker += ["--threads", str(args.threads)]
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads or 1))  # torchrun's default, without its warning
+    launch = get_args_parser().parse_args(["--standalone", f"--nproc_per_node={n}", "--module", "physdiff", *worker])
+    try:
+        run(launch)
+    except ChildFailedError as exc:
+        codes = {rank: failure.exitcode for rank, failure in exc.failures.items()}
+        if set(codes.values()) == {130}:
+            return 130  # Ctrl-C: rank 0 printed how to continue
+        raise PhysdiffError(f"training failed in {len(codes)} of {n} processes (rank: exit status {codes}); their "
+                            "messages are above.") from None
+    except KeyboardInterrupt:
+        return 130
+    return 0
 
 
 def train_command(args: argparse.Namespace) -> int:
@@ -227,6 +266,8 @@ def train_command(args: argparse.Namespace) -> int:
         raise PhysdiffError(f"{where}: {exc}") from None
     record = run_record(config, model, data, config.model_name)
     _check_run_directory(out, args, record)
+    if args.nproc_per_node is not None and "WORLD_SIZE" not in os.environ:
+        return _launch(args, cfg, out)  # everything above was checked once, here, before any process starts
     if args.overwrite:  # every rank deletes (missing_ok), so no rank can see a file another has not yet removed
         for name in RUN_FILES:
             (out / name).unlink(missing_ok=True)
