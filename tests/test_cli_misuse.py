@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from physdiff.cli import main
+from physdiff.core import PhysdiffError
 from physdiff.data import generate
 from physdiff.solvers import GrayScott
 
@@ -104,3 +105,25 @@ def test_a_bad_device_as_a_user_sees_it(tmp_path):
                             env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
     assert result.returncode == 2 and result.stderr.startswith("physdiff: error: --device: 'cuda:7'")
     assert "Traceback" not in result.stderr and list(tmp_path.iterdir()) == []
+
+
+def test_a_new_subcommand_gets_the_shared_checks(tmp_path, capsys):
+    """A subcommand added the plain argparse way still gets --threads, the device check and the output rule."""
+    import argparse
+
+    from physdiff.cli._common import add_shared_options, check_common
+
+    parser = argparse.ArgumentParser(prog="physdiff")
+    sub = parser.add_subparsers(dest="command")
+    new = sub.add_parser("simulate-something")
+    new.add_argument("--out", required=True)
+    new.add_argument("--device")
+    add_shared_options(sub)
+    (tmp_path / "taken.h5").write_text("x")
+    args = parser.parse_args(["simulate-something", "--out", str(tmp_path / "taken.h5"), "--threads", "1"])
+    with pytest.raises(PhysdiffError, match="already exists; pass --overwrite"):
+        check_common(args)
+    args = parser.parse_args(["simulate-something", "--out", str(tmp_path / "taken.h5"), "--overwrite",
+                              "--device", "cuda:99"])
+    with pytest.raises(PhysdiffError, match="--device: 'cuda:99'"):
+        check_common(args)

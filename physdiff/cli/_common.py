@@ -8,8 +8,9 @@ How a subcommand gets them (new subcommands included, without repeating any chec
   the command runs, so an unusable device is a clear error, never a traceback after the work.
 * ``--out`` and ``--overwrite`` come from :func:`add_output` with the kind of output (a file, a
   directory of files, a training run directory); ``main`` applies the one output rule of
-  :func:`check_output` before the command runs. Commands with a default output (``evaluate``)
-  call :func:`check_output` themselves once the default is known.
+  :func:`check_output` before the command runs. A subcommand that declares ``--out`` by hand is
+  given ``--overwrite`` and the file rule by :func:`add_shared_options`. Commands with a default
+  output (``evaluate``) call :func:`check_output` themselves once the default is known.
 
 The output rule, the same for every command:
 
@@ -48,11 +49,18 @@ def add_output(parser: argparse.ArgumentParser, kind: str, *, required: bool, he
 
 
 def add_shared_options(sub: argparse._SubParsersAction) -> None:
-    """Give every subcommand (recursively) ``--threads`` unless it defines it itself."""
+    """Give every subcommand (recursively) ``--threads`` unless it defines it itself, and give one
+    that declares ``--out`` by hand (not through :func:`add_output`) ``--overwrite`` and the rule of
+    a file output, so no command can replace files silently."""
     for parser in set(sub.choices.values()):
-        if not any("--threads" in action.option_strings for action in parser._actions):
+        options = {option for action in parser._actions for option in action.option_strings}
+        if "--threads" not in options:
             parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice; 1 is often "
                                 "fastest for small problems on a busy machine)")
+        if "--out" in options and parser.get_default("output_kind") is None:
+            if "--overwrite" not in options:
+                parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+            parser.set_defaults(output_kind=FILE)
         for action in parser._actions:
             if isinstance(action, argparse._SubParsersAction):
                 add_shared_options(action)

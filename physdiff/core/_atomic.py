@@ -50,9 +50,21 @@ def file_mode(path: Path) -> int:
         return path.stat().st_mode & 0o7777
     except OSError:
         pass
-    mask = os.umask(0o022)  # the only portable way to read the umask is to set it; restored at once
+    return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """The process umask: read from /proc on Linux (no race with other threads), else set and restored."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # the portable way to read the umask is to set it; restored at once
     os.umask(mask)
-    return 0o666 & ~mask
+    return mask
 
 
 def new_temporary(path: Path) -> tuple[int, Path]:
