@@ -135,3 +135,12 @@ def test_nproc_per_node_checks_once_then_launches(data, tmp_path, capsys):
     assert main(["train", "--config", str(tmp_path / "missing.toml"), "--nproc-per-node", "2"]) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.toml", "train.h5"]
 
+
+
+def test_a_workers_messages_name_the_launching_command(monkeypatch, tmp_path):
+    from argparse import Namespace
+
+    monkeypatch.setenv(_train.LAUNCHED, "2")  # what --nproc-per-node 2 gives its workers
+    args = Namespace(config="run.toml", threads=1, nproc_per_node=None)
+    assert _train._command(args, tmp_path / "run") == (
+        f"physdiff train --config run.toml --out {tmp_path / 'run'} --threads 1 --nproc-per-node 2")

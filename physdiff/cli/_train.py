@@ -102,6 +102,9 @@ class _TrainProgress:
         self.bar(step, total, suffix=f"loss {loss:.3g}{self.val}" if loss is not None else self.val)
 
 
+#: Set by --nproc-per-node for its workers: the N of the command that launched them.
+LAUNCHED = "PHYSDIFF_NPROC_PER_NODE"
+
 #: What a training run writes into its directory (all that --overwrite deletes).
 RUN_FILES = ("last.pt", "best.pt", "metrics.jsonl", "metrics.csv", "run.json")
 
@@ -175,8 +178,9 @@ def _command(args: argparse.Namespace, out: Path) -> str:
     words = ["physdiff", "train", "--config", str(args.config), "--out", str(out)]
     if args.threads is not None:
         words += ["--threads", str(args.threads)]
-    if getattr(args, "nproc_per_node", None) is not None:
-        words += ["--nproc-per-node", str(args.nproc_per_node)]
+    nproc = getattr(args, "nproc_per_node", None) or os.environ.get(LAUNCHED)  # a worker names its launcher's N
+    if nproc is not None:
+        words += ["--nproc-per-node", str(nproc)]
     return " ".join(shlex.quote(w) for w in words)
 
 
@@ -216,6 +220,7 @@ def _launch(args: argparse.Namespace, cfg: Any, out: Path) -> int:
     if args.threads is not None:
         worker += ["--threads", str(args.threads)]
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads or 1))  # torchrun's default, without its warning
+    os.environ[LAUNCHED] = str(n)  # inherited by the workers, so their messages name this command
     launch = get_args_parser().parse_args(["--standalone", f"--nproc_per_node={n}", "--module", "physdiff", *worker])
     try:
         run(launch)
