@@ -144,3 +144,17 @@ def test_a_workers_messages_name_the_launching_command(monkeypatch, tmp_path):
     args = Namespace(config="run.toml", threads=1, nproc_per_node=None)
     assert _train._command(args, tmp_path / "run") == (
         f"physdiff train --config run.toml --out {tmp_path / 'run'} --threads 1 --nproc-per-node 2")
+
+
+def test_nan_guard_events_and_its_give_up_reach_the_terminal_with_a_command(data, tmp_path, capsys):
+    shutil.copy(data, tmp_path / "train.h5")
+    blow_up = {"steps": 3, "optimizer": {"lr": 1e30}}  # the first update blows the weights up
+    config = write_config(tmp_path / "run.toml", with_changes(training=blow_up))
+    assert main(["train", "--config", str(config), "--quiet"]) == 0
+    err = capsys.readouterr().err  # printed as it happened, despite --quiet
+    assert err.startswith("physdiff: NaN guard: the loss not finite at step 2; restored the model and optimiser")
+    config = write_config(tmp_path / "off.toml", with_changes(training={**blow_up, "nan_guard": {"enabled": False}}))
+    assert main(["train", "--config", str(config), "--out", str(tmp_path / "off"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "step 2: the loss is not finite and the NaN guard is disabled" in err
+    assert f"start the run over with `physdiff train --config {config} --out {tmp_path / 'off'} --overwrite`" in err

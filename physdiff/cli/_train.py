@@ -284,6 +284,9 @@ def train_command(args: argparse.Namespace) -> int:
             atomic_write_json(out / RUN_FILE, record)
         try:
             result = trainer.fit()
+        except PhysdiffError as exc:  # the NaN guard gave up: the settings must change, so the run starts over
+            raise PhysdiffError(f"{exc} After changing the configuration, start the run over with "
+                                f"`{_command(args, out)} --overwrite`.") from None
         except KeyboardInterrupt:
             if bar is not None:
                 bar.close()
