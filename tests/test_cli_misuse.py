@@ -44,6 +44,8 @@ CASES = [
     (["evaluate", CHECKPOINT, "--data", "data.h5", "--out", "precious.txt"], "is a file; expected a directory"),
     (["plot", "data.h5", "--out", "precious.txt"], "--out 'precious.txt' is a file; expected a directory"),
     (["plot", "data.h5", "--out", "full"], "--out 'full' already holds files (keep.png); pass --overwrite"),
+    (["moving-mnist", "--sequences", "1", "--out", "precious.txt"], "already exists; pass --overwrite"),
+    (["moving-mnist", "--sequences", "1", "--out", "folder"], "is a directory; expected a file path"),
     (["regenerate", "data.h5", "--out", "data.h5", "--overwrite"], "out must differ from the original file"),
     (["predict", CHECKPOINT, "--data", "data.h5", "--out", "data.h5", "--overwrite"], "is the input data file"),
     # Threads, on every command.
