@@ -302,7 +302,8 @@ def _info(args: argparse.Namespace) -> int:
     import physdiff
 
     print(f"physdiff {physdiff.__version__}")
-    for name in ("torch", "torch-harmonics", "numpy", "scipy", "sympy", "einops", "h5py", "matplotlib"):
+    for name in ("torch", "torch-harmonics", "numpy", "scipy", "sympy", "einops", "h5py", "matplotlib", "mlxtend",
+                 "scikit-learn"):
         try:
             print(f"{name:<16}{md.version(name)}")
         except md.PackageNotFoundError:

@@ -28,6 +28,7 @@ from ._moving_mnist import MovingMNIST as MovingMNIST
 from ._moving_mnist import MovingMNISTStream as MovingMNISTStream
 from ._moving_mnist import convert_mnist_test_seq as convert_mnist_test_seq
 from ._moving_mnist import read_mnist_test_seq as read_mnist_test_seq
+from ._moving_mnist import regenerate_moving_mnist as regenerate_moving_mnist
 from ._moving_mnist import write_moving_mnist as write_moving_mnist
 from ._reader import TrajectoryFile as TrajectoryFile
 from ._reader import TrajectoryInfo as TrajectoryInfo
@@ -76,6 +77,7 @@ __all__ = [
     "read_mnist_test_seq",
     "read_trajectories",
     "regenerate",
+    "regenerate_moving_mnist",
     "scan_values",
     "write_moving_mnist",
 ]

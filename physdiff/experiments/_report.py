@@ -14,6 +14,23 @@ from ..data import read_trajectories
 from ._setups import ExperimentSetup
 
 
+def write_marked_block(path: str | Path, name: str, body: str, *, title: str = "Results") -> Path:
+    """Replace the text between ``<!-- results:NAME:begin -->`` and ``<!-- results:NAME:end -->`` of the
+    page ``path`` with ``body`` (atomically); the rest of the page is kept. A missing page is created
+    with ``# title``, missing markers are appended."""
+    from ..core import atomic_write
+
+    begin, end = f"<!-- results:{name}:begin -->", f"<!-- results:{name}:end -->"
+    path = Path(path)
+    text = path.read_text() if path.exists() else f"# {title}\n\n{begin}\n{end}\n"
+    if begin not in text or end not in text:
+        text = text.rstrip() + f"\n\n{begin}\n{end}\n"
+    head, rest = text.split(begin, 1)
+    new = head + begin + "\n" + body.strip("\n") + "\n" + end + rest.split(end, 1)[1]
+    atomic_write(path, lambda handle: handle.write(new.encode("utf-8")))
+    return path
+
+
 def _mean_spread(values: list[float]) -> tuple[float, float]:
     finite = [v for v in values if math.isfinite(v)]
     if len(finite) < len(values):
