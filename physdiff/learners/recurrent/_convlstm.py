@@ -89,8 +89,16 @@ def weight_format(tensor: torch.Tensor) -> torch.memory_format:
 
 
 def _known_zero(t: torch.Tensor) -> bool:
-    """True for a tensor made by :meth:`ConvLSTMCell.zero_state` and not modified in place since."""
+    """True for a tensor tagged by :func:`_tag_zero` (e.g. by :meth:`ConvLSTMCell.zero_state`) and not
+    modified in place since."""
     return getattr(t, "_physdiff_zero_version", None) == t._version
+
+
+def _tag_zero(t: torch.Tensor) -> torch.Tensor:
+    """Tag a tensor of zeros as known zeros, at its current version (so an in-place change voids the
+    tag): cells then skip the operations that would multiply it."""
+    t._physdiff_zero_version = t._version
+    return t
 
 
 class ConvLSTMCell(nn.Module):
@@ -165,12 +173,9 @@ class ConvLSTMCell(nn.Module):
         batch, grid, dtype and device, the weights' memory format."""
         shape = (x.shape[0], self.hidden_channels, *x.shape[2:])
         fmt = weight_format(self.weight)
-        h, c = (x.new_zeros(shape).contiguous(memory_format=fmt) for _ in range(2))
-        # Tag them as known zeros (at their current version, so an in-place change voids the tag):
-        # forward then skips the hidden columns of the convolution, which would multiply zeros.
-        for t in (h, c):
-            t._physdiff_zero_version = t._version
-        return h, c
+        # Tagged as known zeros: forward then skips the hidden columns of the convolution, which
+        # would multiply zeros.
+        return tuple(_tag_zero(x.new_zeros(shape).contiguous(memory_format=fmt)) for _ in range(2))
 
     def forward(self, x: torch.Tensor, state: CellState | None = None) -> CellState:
         """Advance the state by one input ``x`` ``(B, in_channels, *space)``; ``state=None`` means zeros."""
