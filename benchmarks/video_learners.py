@@ -44,6 +44,9 @@ from torch import nn
 
 from physdiff.learners import MoDeRNN, PhyDNet
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from convlstm import _proc_status_mib, _reset_peak_rss  # noqa: E402  (the same /proc readers as the ConvLSTM benchmark)
+
 
 # ------------------------------------------------------------------------------------------ PhyDNet reference
 def conv_block(nin, nout, stride):
@@ -286,17 +289,6 @@ def speed(name: str, args) -> None:
               f"|loss diff| {dloss:.1e}", flush=True)
 
 
-def _proc_status_mib(field: str) -> float | None:
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
 def memory_case(args) -> dict[str, float]:
     """One training iteration of ``args.memory_case = "model:route:batch"``; its peak RSS growth in MiB."""
     name, route, batch = args.memory_case.split(":")
@@ -304,11 +296,9 @@ def memory_case(args) -> dict[str, float]:
     model = model if route == "physdiff" else reference
     context, target = data(int(batch), args)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
-    try:
-        with open("/proc/self/clear_refs", "w") as refs:
-            refs.write("5")  # reset the peak RSS (Linux >= 4.0)
+    if _reset_peak_rss() and _proc_status_mib("VmRSS") is not None:
         before = _proc_status_mib("VmRSS")
-    except OSError:
+    else:
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     loss_of(model, context, target, args).backward()
     optimizer.step()
