@@ -271,8 +271,8 @@ def iteration_times(model, context, target, args) -> list[float]:
 
 
 def speed(name: str, args) -> None:
-    model, reference = build(name)
     for batch in args.batches:
+        model, reference = build(name)  # fresh, identical weights (Adam steps of the timing change them)
         context, target = data(batch, args)
         with torch.no_grad():
             diff = (model(context, args.horizon) - reference(context, args.horizon)).abs().max().item()
