@@ -16,7 +16,10 @@ rollouts and losses is printed, so both compute the same function.
 
 Speed: a timing is the median iteration time over ``--repeat`` seconds (at least ``--min-iters``
 iterations after one warm-up); routes are timed back to back in this process, ``--runs`` rounds,
-and the ratio is the median of per-round ratios. Memory: each (model, route, batch) runs one
+and the ratio is the median of per-round ratios. Both the process CPU time and the wall time of
+each iteration are taken; with ``--threads 1`` on a machine shared with other jobs the CPU time
+is the figure to read (it does not count the time the process waits for a core, which under a
+load average of 10-20 on 2 cores makes wall times vary several-fold between iterations). Memory: each (model, route, batch) runs one
 iteration in a fresh subprocess that reports the growth of its peak resident set size over the
 iteration (``VmHWM`` after resetting it, Linux). ``--profile`` prints where the time of one
 physdiff iteration goes (torch.profiler, self CPU time by operator and kernel shape). Usage::
@@ -252,7 +255,8 @@ def loss_of(model, context, target, args):
     return loss if aux is None else loss + aux
 
 
-def iteration_times(model, context, target, args) -> list[float]:
+def iteration_times(model, context, target, args) -> tuple[float, float]:
+    """Median (CPU seconds, wall seconds) of one training iteration."""
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
 
     def iteration():
@@ -261,13 +265,15 @@ def iteration_times(model, context, target, args) -> list[float]:
         optimizer.step()
 
     iteration()  # warm-up
-    times: list[float] = []
+    cpu: list[float] = []
+    wall: list[float] = []
     start = time.perf_counter()
-    while time.perf_counter() - start < args.repeat or len(times) < args.min_iters:
-        t0 = time.perf_counter()
+    while time.perf_counter() - start < args.repeat or len(wall) < args.min_iters:
+        c0, t0 = time.process_time(), time.perf_counter()
         iteration()
-        times.append(time.perf_counter() - t0)
-    return times
+        cpu.append(time.process_time() - c0)
+        wall.append(time.perf_counter() - t0)
+    return statistics.median(cpu), statistics.median(wall)
 
 
 def speed(name: str, args) -> None:
@@ -279,14 +285,15 @@ def speed(name: str, args) -> None:
             dloss = abs(loss_of(model, context, target, args).item() - loss_of(reference, context, target, args).item())
         rounds = []
         for _ in range(args.runs):
-            rounds.append({route: statistics.median(iteration_times(m, context, target, args))
+            rounds.append({route: iteration_times(m, context, target, args)
                            for route, m in (("reference", reference), ("physdiff", model))})
-        ref = statistics.median(r["reference"] for r in rounds)
-        mine = statistics.median(r["physdiff"] for r in rounds)
-        ratio = statistics.median(r["reference"] / r["physdiff"] for r in rounds)
-        print(f"{name:<8} batch {batch:>3}: reference {1 / ref:8.4f} it/s ({ref:7.2f} s), physdiff {1 / mine:8.4f} it/s "
-              f"({mine:7.2f} s), physdiff/reference speed {ratio:5.2f}x; max |rollout diff| {diff:.1e}, "
-              f"|loss diff| {dloss:.1e}", flush=True)
+        for kind, i in (("CPU", 0), ("wall", 1)):
+            ref = statistics.median(r["reference"][i] for r in rounds)
+            mine = statistics.median(r["physdiff"][i] for r in rounds)
+            ratio = statistics.median(r["reference"][i] / r["physdiff"][i] for r in rounds)
+            print(f"{name:<8} batch {batch:>3} {kind:<4}: reference {1 / ref:8.4f} it/s ({ref:7.2f} s), physdiff "
+                  f"{1 / mine:8.4f} it/s ({mine:7.2f} s), physdiff/reference speed {ratio:5.2f}x", flush=True)
+        print(f"{name:<8} batch {batch:>3}: max |rollout diff| {diff:.1e}, |loss diff| {dloss:.1e} (same weights)")
 
 
 def memory_case(args) -> dict[str, float]:

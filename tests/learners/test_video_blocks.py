@@ -175,3 +175,22 @@ def test_a_tagged_zero_state_takes_the_shortcut_with_the_same_result():
     h, c = tagged
     h.add_(0.5)  # an in-place change voids the tag
     torch.testing.assert_close(block(x, h)[1], block(x, h.clone())[1])
+
+
+@pytest.mark.parametrize("mode", ["zeros", "reflect"])
+def test_convlstm_cell_padding_modes_match_an_explicitly_padded_convolution(mode):
+    # PhyDNet's ConvLSTM branch uses zero padding, which the cell leaves to the convolution itself
+    from physdiff.learners import ConvLSTMCell
+
+    torch.manual_seed(0)
+    cell = ConvLSTMCell(2, 3, kernel_size=3, ndim=2, padding_mode=mode).double()
+    x, h, c = rand(2, 2, 5, 6, seed=1), rand(2, 3, 5, 6, seed=2), rand(2, 3, 5, 6, seed=3)
+    padded = F.pad(torch.cat([x, h], 1), (1, 1, 1, 1), mode="constant" if mode == "zeros" else mode)
+    zi, zf, zo, zg = F.conv2d(padded, cell.weight, cell.bias).split(3, dim=1)
+    c_next = torch.sigmoid(zf) * c + torch.sigmoid(zi) * torch.tanh(zg)
+    got_h, got_c = cell(x, (h, c))
+    torch.testing.assert_close(got_c, c_next)
+    torch.testing.assert_close(got_h, torch.sigmoid(zo) * torch.tanh(c_next))
+    first = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="constant" if mode == "zeros" else mode), cell.weight[:, :2], cell.bias)
+    zi, _, zo, zg = first.split(3, dim=1)
+    torch.testing.assert_close(cell(x, cell.zero_state(x))[0], torch.sigmoid(zo) * torch.tanh(torch.sigmoid(zi) * torch.tanh(zg)))

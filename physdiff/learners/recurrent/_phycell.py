@@ -102,7 +102,8 @@ class PhyCell(nn.Module):
 
     def filters(self) -> torch.Tensor:
         """The full convolution weight ``(k^2, C, k, k)``: entry ``[n, b]`` is ``K_{n,b}``."""
-        return rearrange(self.moment_conv.kernel(), "(c n) 1 kh kw -> n c kh kw", n=len(self.derivatives))
+        # contiguous: the convolution then reads the weight in its own layout (no strided copy inside)
+        return rearrange(self.moment_conv.kernel(), "(c n) 1 kh kw -> n c kh kw", n=len(self.derivatives)).contiguous()
 
     def physics(self, h: torch.Tensor) -> torch.Tensor:
         """``F(h)``: the learned combination of derivatives of ``h`` (one full convolution, not
