@@ -19,10 +19,12 @@ iterations after one warm-up); routes are timed back to back in this process, ``
 and the ratio is the median of per-round ratios. Both the process CPU time and the wall time of
 each iteration are taken; with ``--threads 1`` on a machine shared with other jobs the CPU time
 is the figure to read (it does not count the time the process waits for a core, which under a
-load average of 10-20 on 2 cores makes wall times vary several-fold between iterations). Memory: each (model, route, batch) runs one
-iteration in a fresh subprocess that reports the growth of its peak resident set size over the
-iteration (``VmHWM`` after resetting it, Linux). ``--profile`` prints where the time of one
-physdiff iteration goes (torch.profiler, self CPU time by operator and kernel shape). Usage::
+load average of 10-20 on 2 cores makes wall times vary several-fold between iterations).
+
+Memory: each (model, route, batch) runs one iteration in a fresh subprocess that reports the
+growth of its peak resident set size over the iteration (``VmHWM`` after resetting it, Linux).
+``--profile`` prints where the time of one physdiff iteration goes (torch.profiler, self CPU time
+by operator and kernel shape). Usage::
 
     python benchmarks/video_learners.py [--threads 1] [--batches 8 16] [--context 10] [--horizon 10]
         [--models phydnet modernn] [--repeat SECONDS] [--runs N] [--min-iters N] [--skip-memory] [--profile]
@@ -148,7 +150,8 @@ class RefPhyDNet(nn.Module):
             self.phycell.conv1.weight.copy_(model.phycell.filters())
             self.phycell.conv1.bias.copy_(model.phycell.bias)
             pairs = [(self.phycell.norm, model.phycell.norm), (self.phycell.conv2, model.phycell.mix),
-                     (self.phycell.gate, model.phycell.gate), (self.enc, model.encoder), (self.enc_p, model.encoder_phys),
+                     (self.phycell.gate, model.phycell.gate), (self.enc, model.encoder),
+                     (self.enc_p, model.encoder_phys),
                      (self.enc_r, model.encoder_conv), (self.dec_p, model.decoder_phys),
                      (self.dec_r, model.decoder_conv), (self.dec, model.decoder)]
             for ref, phys in pairs:
@@ -320,8 +323,9 @@ def memory(name: str, args) -> None:
             command = [sys.executable, __file__, "--memory-case", f"{name}:{route}:{batch}", *sys.argv[1:]]
             out = subprocess.run(command, check=True, capture_output=True, text=True).stdout.splitlines()
             growth[route] = json.loads(out[-1])["growth_mib"]
-        print(f"{name:<8} batch {batch:>3}: peak RSS growth over one iteration: reference {growth['reference']:7.0f} MiB, "
-              f"physdiff {growth['physdiff']:7.0f} MiB ({growth['reference'] / growth['physdiff']:.2f}x)", flush=True)
+        print(f"{name:<8} batch {batch:>3}: peak RSS growth over one iteration: "
+              f"reference {growth['reference']:7.0f} MiB, physdiff {growth['physdiff']:7.0f} MiB "
+              f"({growth['reference'] / growth['physdiff']:.2f}x less)", flush=True)
 
 
 def profile(name: str, args) -> None:

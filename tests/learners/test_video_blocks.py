@@ -191,6 +191,7 @@ def test_convlstm_cell_padding_modes_match_an_explicitly_padded_convolution(mode
     got_h, got_c = cell(x, (h, c))
     torch.testing.assert_close(got_c, c_next)
     torch.testing.assert_close(got_h, torch.sigmoid(zo) * torch.tanh(c_next))
-    first = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="constant" if mode == "zeros" else mode), cell.weight[:, :2], cell.bias)
-    zi, _, zo, zg = first.split(3, dim=1)
-    torch.testing.assert_close(cell(x, cell.zero_state(x))[0], torch.sigmoid(zo) * torch.tanh(torch.sigmoid(zi) * torch.tanh(zg)))
+    pad_mode = "constant" if mode == "zeros" else mode
+    zi, _, zo, zg = F.conv2d(F.pad(x, (1, 1, 1, 1), mode=pad_mode), cell.weight[:, :2], cell.bias).split(3, dim=1)
+    expected = torch.sigmoid(zo) * torch.tanh(torch.sigmoid(zi) * torch.tanh(zg))
+    torch.testing.assert_close(cell(x, cell.zero_state(x))[0], expected)
