@@ -69,12 +69,12 @@ REDUCED_HIDDEN = {"convlstm": 8, "convgru": 9, "minconvgru": 16, "minconvlstm": 
 BENCHMARKS = {
     # paper: 1000/50/200 trajectories of 50 (test 51) frames; 4 layers x {25, 28, 49, 40, 40};
     # L = 15, tf = 5 (and L = 25, tf = 20); 30 epochs of batch 1, Adam 5e-4, wd 0.01, cosine.
-    "navier-stokes": Benchmark("navier-stokes", (16, 16), "circular", 2, REDUCED_HIDDEN, 32, 8, 16, 40, 15, 5, 35,
-                               1e-2, 1e-3, 160),
+    "navier-stokes": Benchmark("navier-stokes", (16, 16), "circular", 2, REDUCED_HIDDEN, 16, 4, 8, 30, 15, 5, 25,
+                               1e-2, 1e-3, 100),
     # paper: WeatherBench 1979-2018 hourly (train/val/test years); 3 layers x {12, 14, 24, 20, 20};
     # L = 24, tf = 20; test 96 frames, 20 teacher-forced; 20 epochs of batch 1, Adam 1e-3, cosine.
-    "geopotential": Benchmark("geopotential", (16, 32), "cylinder", 2, REDUCED_HIDDEN, 12, 3, 6, 36, 12, 8, 28,
-                              0.0, 1e-3, 160, batch=4),
+    "geopotential": Benchmark("geopotential", (16, 32), "cylinder", 2, REDUCED_HIDDEN, 8, 2, 4, 30, 12, 8, 24,
+                              0.0, 1e-3, 100, batch=4),
 }
 
 
