@@ -137,8 +137,14 @@ class Windows(Dataset):
 
 # ---------------------------------------------------------------------- one run
 def build(bench: Benchmark, model: str) -> ConvRNN:
-    return ConvRNN(1, 2, [bench.hidden[model]] * bench.layers, cell=model, padding_mode=bench.padding,
-                   norm="layer", grid=bench.grid, input_noise=bench.input_noise)
+    """The paper's network, except that it predicts the increment (``residual=True``) from a zero-initialised
+    decoder, so every model starts at persistence: with the paper's direct decoder, 100 steps left every
+    model far worse than persistence (geopotential ConvLSTM, seed 0: closed-loop RMSE 0.53 vs 0.069)."""
+    net = ConvRNN(1, 2, [bench.hidden[model]] * bench.layers, cell=model, padding_mode=bench.padding,
+                  norm="layer", grid=bench.grid, input_noise=bench.input_noise, residual=True)
+    torch.nn.init.zeros_(net.decoder.weight)
+    torch.nn.init.zeros_(net.decoder.bias)
+    return net
 
 
 def evaluate(model: ConvRNN, test: torch.Tensor, bench: Benchmark) -> dict[str, float]:
