@@ -179,6 +179,7 @@ def figures(data: dict, predictions: dict[str, torch.Tensor], out_dir: Path, run
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.patches
     import matplotlib.pyplot as plt
 
     from physdiff.core import atomic_write
@@ -235,19 +236,27 @@ def figures(data: dict, predictions: dict[str, torch.Tensor], out_dir: Path, run
                 flow = d[key][0]
                 k, size = 2, background.shape[-1]
                 ys, xs = torch.meshgrid(torch.arange(0, size, k), torch.arange(0, size, k), indexing="ij")
+                largest = float(flow.norm(dim=0).max())
+                magnify = 3.0 / max(largest, 1e-6)  # the longest arrow is drawn 3 pixels long
                 ax.quiver(xs, ys, flow[0, ::k, ::k], flow[1, ::k, ::k], color="red", angles="xy", scale_units="xy",
-                          scale=0.25)
-                ax.set_title(f"{label}, step +{step + 1}\nmax |f| = {flow.norm(dim=0).max():.2f} px", fontsize=8)
+                          scale=1.0 / magnify)
+                if key == "local_flow":  # the evaluation tiling: the views' edges
+                    for r0, c0 in d["corners"][0].tolist():
+                        ax.add_patch(matplotlib.patches.Rectangle((c0 - 0.5, r0 - 0.5), model.crop_size,
+                                                                  model.crop_size, fill=False, ls="--", lw=0.8,
+                                                                  color="cyan"))
+                ax.set_title(f"{label}, step +{step + 1}\nmax |f| = {largest:.2f} px, arrows x{magnify:.0f}",
+                             fontsize=8)
                 ax.set_xticks([])
                 ax.set_yticks([])
             ax = axes[2, c]
             im = ax.imshow(d["gate"][0, 0].numpy(), vmin=0.0, vmax=1.0, cmap="magma")
-            ax.set_title(f"gate g (local weight), step +{step + 1}", fontsize=8)
+            ax.set_title(f"gate g, step +{step + 1}", fontsize=8)
             ax.set_xticks([])
             ax.set_yticks([])
         fig.colorbar(im, ax=axes[2].tolist(), shrink=0.7)
-        fig.suptitle("PhysicNet on test sample 0: predicted flows (arrows x4, pixels per frame) over the prediction, "
-                     "and the fusion gate", fontsize=9)
+        fig.suptitle("PhysicNet on test sample 0: predicted flows (pixels per frame; arrows magnified) over the "
+                     "prediction (v), local views dashed; the fusion gate g (weight of the local experts)", fontsize=9)
         names.append(_save(fig, out_dir / "physicnet_flows.png", atomic_write))
         plt.close(fig)
 
