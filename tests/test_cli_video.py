@@ -49,3 +49,27 @@ def test_bad_input_exits_2_with_a_message(tmp_path, idx_file, capsys, args, mess
                  "--out", str(tmp_path / "x.h5"), *args])
     assert code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_train_and_evaluate_report_video_metrics(tmp_path, idx_file, capsys):
+    import json
+
+    data = tmp_path / "mm.h5"
+    assert main(["moving-mnist", "--source", "idx", "--idx", str(idx_file), "--sequences", "4", "--frames", "6",
+                 "--canvas", "28", "--digits", "1", "--quiet", "--out", str(data)]) == 0
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({
+        "data": {"path": "mm.h5", "val_fraction": 0.25},
+        "model": {"name": "convlstm", "hidden_channels": [4], "kernel_size": 3},
+        "training": {"steps": 2, "batch_size": 2, "context_frames": 3, "horizon": 3, "loss": "l1_mse",
+                     "loss_on_context": True, "reverse_sequences": True, "validate_every": 1,
+                     "teacher_forcing": {"start": 1.0, "end": 0.0, "decay_steps": 2, "per_sample": True}},
+    }))
+    assert main(["train", "--config", str(config), "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "run" / "best.pt"), "--data", str(data), "--no-plots"]) == 0
+    printed = capsys.readouterr().out
+    assert "video metrics (per-frame sums over pixels" in printed and "SSIM" in printed
+    record = json.loads((tmp_path / "run" / "eval_mm" / "metrics.json").read_text())
+    assert set(record["video"]) == {"mse", "mae", "psnr", "ssim", "ssim_published", "exact_frames"}
+    assert record["video"]["mse"] > 0 and 0 < record["video"]["ssim"] <= 1

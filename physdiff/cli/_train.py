@@ -60,6 +60,8 @@ def filled_options(name: str, options: dict[str, Any], info: Any, where: str) ->
             target[field] = [int(n) for n in info.space_shape]
         elif field == "spacing":
             target[field] = _grid_spacing(info)
+        elif field == "grid":
+            target[field] = list(info.space_shape)
         elif field == "dt":
             interval = sampling_interval(info)
             if interval is None:

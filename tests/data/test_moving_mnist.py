@@ -224,3 +224,16 @@ def test_mnist_test_seq_conversion(tmp_path):
     with pytest.raises(PhysdiffError, match="expected a uint8 array"):
         convert_mnist_test_seq(bad, tmp_path / "bad.h5")
     assert read_info(tmp_path / "test.h5").provenance.is_video
+
+
+def test_resized_digits_block_mean_and_regeneration(tmp_path):
+    images = np.arange(2 * 4 * 4, dtype=np.uint8).reshape(2, 4, 4)
+    small = Digits(images, "idx", "train", "x").resized(2)
+    np.testing.assert_array_equal(small.images[0], [[2, 4], [10, 12]])  # means of 2 x 2 blocks, rounded half-even
+    assert small.describe()["resized_from"] == [4, 4] and small.describe()["size"] == [2, 2]
+    pytest.importorskip("sklearn", reason="optional extra 'video' (pip install -e .[video])")
+    digits = load_digits("sklearn", "train").resized(14)
+    assert digits.images.shape[1:] == (14, 14)
+    path = tmp_path / "half.h5"
+    write_moving_mnist(path, digits, MovingMNIST(n_digits=1, frames=3, canvas=(32, 32)), n_sequences=2)
+    assert regenerate(path, tmp_path / "again.h5", resolve_pde=None, resolve_integrator=None).identical
