@@ -112,6 +112,10 @@ def test_tables_and_plots(finished):
     markdown = format_table(rows, paper={"pimrl": 0.0457})
     assert markdown.splitlines()[0].startswith("| model | RMSE | paper RMSE |")
     assert "| 0.0457 |" in markdown
+    assert "artefact ratio" in markdown.splitlines()[0]
+    assert first["artefact_ratio"][0] == pytest.approx(results[0]["artefact_ratio"])
+    old = aggregate([{k: v for k, v in results[0].items() if k != "artefact_ratio"}])  # a run from before the metric
+    assert old[0]["artefact_ratio"] is None and "| n/a |" in format_table(old)
     assert "PIMRL" in format_table(rows, markdown=False)
     paths = plot_comparison(setup, out, results)
     assert all(p.exists() and p.stat().st_size > 1000 for p in paths)
