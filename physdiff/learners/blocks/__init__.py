@@ -4,4 +4,6 @@ Blocks are ``nn.Module`` s with no sequence semantics of their own; the models t
 live in the family subpackages (``recurrent``, ``physics_encoded``, ``video``, ...).
 """
 
-__all__: list[str] = []
+from ._upsample import LinearUpsample as LinearUpsample
+
+__all__: list[str] = ["LinearUpsample"]

@@ -1,0 +1,54 @@
+"""Multilinear up-sampling by an integer factor with periodic (or edge-replicating) boundaries."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ...core import PhysdiffError
+
+_MODES = {1: "linear", 2: "bilinear", 3: "trilinear"}
+
+
+class LinearUpsample(nn.Module):
+    r"""Cell-centred (multi)linear interpolation of a ``(B, C, n_0, ..., n_{d-1})`` grid to ``s`` times finer.
+
+    Coarse cell ``j`` (centre ``(j + 1/2) s`` in fine-cell units) and fine cell ``m`` (centre
+    ``m + 1/2``): each fine value is the linear (bi-, trilinear) blend of the two (4, 8) nearest
+    coarse centres. ``periodic=True`` wraps around the ends (one coarse cell of circular padding
+    before interpolating, cropped after), as the fields of periodic PDEs need; otherwise the end
+    values are held (edge replication).
+
+    Unlike a transposed convolution with kernel = stride, which paints every ``s^d`` fine patch
+    from one coarse vector with a learned ``s^d`` stencil (so a constant coarse field comes out
+    as a period-``s`` tiling of that stencil: blocks and stripes), this map has no weights: a
+    constant stays exactly constant and a smooth field stays smooth.
+
+    Args:
+        factor: integer ``s >= 1``.
+        ndim: spatial dimensions (1, 2 or 3).
+        periodic: wrap around (True) or replicate the edges (False).
+    """
+
+    def __init__(self, factor: int, ndim: int, periodic: bool = True) -> None:
+        super().__init__()
+        if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
+            raise PhysdiffError(f"LinearUpsample: factor: expected a positive int, got {factor!r}.")
+        if ndim not in _MODES:
+            raise PhysdiffError(f"LinearUpsample: ndim: expected 1, 2 or 3, got {ndim!r}.")
+        self.factor, self.ndim, self.periodic = factor, ndim, bool(periodic)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = self.factor
+        if s == 1:
+            return x
+        if self.periodic:
+            x = F.pad(x, (1, 1) * self.ndim, mode="circular")
+        y = F.interpolate(x, scale_factor=s, mode=_MODES[self.ndim], align_corners=False)
+        if self.periodic:
+            y = y[(..., *(slice(s, -s),) * self.ndim)]
+        return y
+
+    def extra_repr(self) -> str:
+        return f"factor={self.factor}, ndim={self.ndim}, periodic={self.periodic}"
