@@ -43,11 +43,12 @@ def decoder(ndim: int, kind: str, seed: int, gain: float = 1.0) -> ConvLSTMAutoe
     return model
 
 
+@pytest.mark.parametrize("kind", ["smooth", "linear"])
 @pytest.mark.parametrize("ndim", [1, 2, 3])
-def test_linear_decoder_keeps_constant_and_smooth_latents_smooth(ndim):
+def test_interpolating_decoders_keep_constant_and_smooth_latents_smooth(ndim, kind):
     for seed in range(3):
         for gain in (1.0, 5.0):
-            model = decoder(ndim, "linear", seed, gain)
+            model = decoder(ndim, kind, seed, gain)
             assert high_share(model, latent(ndim, "constant")) < CONSTANT_BOUND
             assert high_share(model, latent(ndim, "smooth")) < SMOOTH_BOUND
 
@@ -76,6 +77,16 @@ def test_periodic_linear_upsample_against_the_closed_form_and_shifts():
     torch.testing.assert_close(up(torch.roll(x, 1, -1)), torch.roll(up(x), 2, -1))  # periodic: shift-equivariant
     edge = LinearUpsample(2, 1, periodic=False)(torch.tensor([[[0.0, 1.0]]], dtype=F64))
     torch.testing.assert_close(edge, torch.tensor([[[0.0, 0.25, 0.75, 1.0]]], dtype=F64))  # ends held
+
+
+def test_the_smooth_filter_removes_the_coarse_nyquist_mode():
+    alternating = (-1.0) ** torch.arange(6, dtype=F64)
+    checker = (alternating[:, None] * alternating[None, :])[None, None]
+    torch.testing.assert_close(LinearUpsample(2, 2, smooth=True)(checker), torch.zeros(1, 1, 12, 12, dtype=F64))
+    assert LinearUpsample(2, 2)(checker).abs().max() == pytest.approx(0.25)  # plain interpolation: 1/2 per axis
+    ramp = torch.arange(4, dtype=F64)[None, None]
+    torch.testing.assert_close(LinearUpsample(1, 1, periodic=False, smooth=True)(ramp),
+                               torch.tensor([[[0.25, 1.0, 2.0, 2.75]]], dtype=F64))  # edges replicated
 
 
 def test_bad_decoder_and_factor_raise():

@@ -20,6 +20,11 @@ class LinearUpsample(nn.Module):
     before interpolating, cropped after), as the fields of periodic PDEs need; otherwise the end
     values are held (edge replication).
 
+    ``smooth=True`` first filters the coarse grid with the binomial ``[1, 2, 1] / 4`` along every axis
+    (same boundary), which removes the coarse grid's Nyquist mode (alternating values) exactly and
+    damps its neighbours (response ``cos^2(pi k / n)`` at coarse wavenumber ``k``): a recurrent model
+    decoding through it cannot feed a coarse-grid checkerboard back into itself.
+
     Unlike a transposed convolution with kernel = stride, which paints every ``s^d`` fine patch
     from one coarse vector with a learned ``s^d`` stencil (so a constant coarse field comes out
     as a period-``s`` tiling of that stencil: blocks and stripes), this map has no weights: a
@@ -29,18 +34,21 @@ class LinearUpsample(nn.Module):
         factor: integer ``s >= 1``.
         ndim: spatial dimensions (1, 2 or 3).
         periodic: wrap around (True) or replicate the edges (False).
+        smooth: binomial pre-filter on the coarse grid (see above).
     """
 
-    def __init__(self, factor: int, ndim: int, periodic: bool = True) -> None:
+    def __init__(self, factor: int, ndim: int, periodic: bool = True, smooth: bool = False) -> None:
         super().__init__()
         if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
             raise PhysdiffError(f"LinearUpsample: factor: expected a positive int, got {factor!r}.")
         if ndim not in _MODES:
             raise PhysdiffError(f"LinearUpsample: ndim: expected 1, 2 or 3, got {ndim!r}.")
-        self.factor, self.ndim, self.periodic = factor, ndim, bool(periodic)
+        self.factor, self.ndim, self.periodic, self.smooth = factor, ndim, bool(periodic), bool(smooth)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = self.factor
+        if self.smooth:
+            x = self._binomial(x)
         if s == 1:
             return x
         if self.periodic:
@@ -50,5 +58,17 @@ class LinearUpsample(nn.Module):
             y = y[(..., *(slice(s, -s),) * self.ndim)]
         return y
 
+    def _binomial(self, x: torch.Tensor) -> torch.Tensor:
+        """``[1, 2, 1] / 4`` along every spatial axis (periodic or edge-replicating)."""
+        for axis in range(-self.ndim, 0):
+            if self.periodic:
+                left, right = torch.roll(x, 1, axis), torch.roll(x, -1, axis)
+            else:
+                n = x.shape[axis]
+                left = x.index_select(axis, torch.tensor([0, *range(n - 1)], device=x.device))
+                right = x.index_select(axis, torch.tensor([*range(1, n), n - 1], device=x.device))
+            x = 0.25 * left + 0.5 * x + 0.25 * right
+        return x
+
     def extra_repr(self) -> str:
-        return f"factor={self.factor}, ndim={self.ndim}, periodic={self.periodic}"
+        return f"factor={self.factor}, ndim={self.ndim}, periodic={self.periodic}, smooth={self.smooth}"
