@@ -46,7 +46,8 @@ def high_wavenumber_energy(frames: torch.Tensor, ndim: int, cutoff: float = 0.5)
                             f"frames, which also hold channels), got {ndim!r}.")
     if isinstance(cutoff, bool) or not isinstance(cutoff, (int, float)) or not 0 < cutoff < math.sqrt(ndim):
         raise PhysdiffError(f"{where}: cutoff: expected a number in (0, sqrt(ndim) = {math.sqrt(ndim):.3g}): the "
-                            f"normalised wavenumber (1 = Nyquist of one axis) above which energy counts, got {cutoff!r}.")
+                            f"normalised wavenumber (1 = Nyquist of one axis) above which energy counts, "
+                            f"got {cutoff!r}.")
     space = frames.shape[-ndim:]
     dims = tuple(range(-ndim, 0))
     spectrum = torch.fft.fftn(frames.to(torch.float64), dim=dims).abs().square()
