@@ -118,7 +118,7 @@ def test_evaluate_scores_like_the_library_and_draws(trained, files, capsys):
     capsys.readouterr()
     assert main(["evaluate", str(checkpoint), "--data", str(files / "test.h5"), "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    for fragment in ("RMSE", "MAE", "nRMSE", "HCT", "2 trajectories, 2 context frame(s), 11 predicted frames"):
+    for fragment in ("RMSE", "MAE", "nRMSE", "HCT", "artefact", "2 trajectories, 2 context frame(s), 11 predicted frames"):
         assert fragment in text
     metrics = json.loads((out / "metrics.json").read_text())
     # The same numbers as evaluate_rollout on a model rebuilt by hand, in physical units.
@@ -130,6 +130,7 @@ def test_evaluate_scores_like_the_library_and_draws(trained, files, capsys):
                                 std=torch.tensor(record["normalization"]["std"]).reshape(shape))
     assert metrics["rmse"] == pytest.approx(expected.rmse, rel=1e-6) and metrics["n_steps"] == 11
     assert metrics["hct"] == pytest.approx(expected.hct.tolist()) and len(metrics["error_curve"]) == 11
+    assert metrics["artefact_ratio"] == pytest.approx(expected.artefact_ratio, rel=1e-6)
     for name in ("rollout.png", "error_curve.png", "correlation_curve.png"):
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
 

@@ -85,6 +85,8 @@ def _table(evaluation: Any, names: list[str], rmse_channels: list[float], n: int
         f"{'nRMSE':<8}{evaluation.nrmse:>12.4g}   (relative L2 error per frame, mean)",
         f"{'HCT':<8}{evaluation.hct_mean:>12.4g}   time units until correlation < 0.8 (mean of {n}; rollout "
         f"{steps * dt:g})",
+        f"{'artefact':<8}{evaluation.artefact_ratio:>12.4g}   high-wavenumber energy / truth's, last quarter (1 = as "
+        "smooth as the truth)",
     ]
 
 
