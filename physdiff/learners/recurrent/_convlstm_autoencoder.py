@@ -15,7 +15,7 @@ from torch import nn
 
 from ...core import PhysdiffError
 from .._base import SequenceLearner
-from ..blocks import LinearUpsample
+from ..blocks._upsample import LinearUpsample  # the submodule: blocks/__init__ imports recurrent (cycle)
 from ._convlstm import (
     CellState,
     ConvLSTMCell,
