@@ -35,6 +35,10 @@ from ._reader import TrajectoryInfo as TrajectoryInfo
 from ._reader import read_info as read_info
 from ._reader import read_trajectories as read_trajectories
 from ._sampling import BurstSample as BurstSample
+from ._scan import ContentScan as ContentScan
+from ._scan import NonFinite as NonFinite
+from ._scan import first_nonfinite as first_nonfinite
+from ._scan import scan_values as scan_values
 from ._sampling import add_noise as add_noise
 from ._sampling import burst_sample as burst_sample
 from ._sampling import downsample as downsample
@@ -47,6 +51,8 @@ __all__ = [
     "MovingMNIST",
     "MovingMNISTStream",
     "BurstWindows",
+    "ContentScan",
+    "NonFinite",
     "Provenance",
     "Regeneration",
     "SCHEMA",
@@ -61,6 +67,7 @@ __all__ = [
     "config_hash",
     "convert_mnist_test_seq",
     "downsample",
+    "first_nonfinite",
     "generate",
     "integrator_name",
     "load_digits",
@@ -71,5 +78,6 @@ __all__ = [
     "read_trajectories",
     "regenerate",
     "regenerate_moving_mnist",
+    "scan_values",
     "write_moving_mnist",
 ]

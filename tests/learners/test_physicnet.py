@@ -63,6 +63,10 @@ def test_step_by_step_equals_the_rollout_and_the_window_slides():
     torch.testing.assert_close(torch.stack(outs, 1), rollout)
     assert state["frames"].shape[1] == 3  # only the last context_frames are kept
     torch.testing.assert_close(state["frames"][:, -1], outs[1])
+    # continuing from a returned state with more context equals one longer rollout
+    first, state = model(x[:, :2], 1, return_state=True)
+    more = model(x[:, 2:4], 3, state=state)
+    torch.testing.assert_close(more, rollout)
 
 
 def test_global_expert_is_warp_plus_residual_and_fusion_follows_the_gate():

@@ -303,7 +303,9 @@ class PhysicNet(SequenceLearner):
         context = self.check_frames(context)
         if state is None:
             state = self.initial_state(context[:, 0])
-            state["frames"] = context[:, :-1]
+        # what warm-up steps on context[:, :-1] would leave in the state: the frames appended to the window
+        frames = torch.cat([state["frames"], context[:, :-1]], dim=1)[:, -self.context_frames:]
+        state = {**state, "frames": frames}
         predictions, state = super().forward(context[:, -1:], n_steps, state=state, return_state=True, **kwargs)
         self._aux = state["aux"] / max(state["steps"], 1)
         return (predictions, state) if return_state else predictions
