@@ -104,7 +104,7 @@ class MovingMNIST:
         rng = np.random.default_rng([seed, index])
         h, w = digits.shape[1:]
         frames = np.zeros((self.frames, *self.canvas), dtype=np.uint8)
-        for k in range(self.n_digits):
+        for _ in range(self.n_digits):
             corners = bounce_corners(rng, self.frames, self.canvas, (h, w), self.step_length)
             image = digits[rng.integers(len(digits))]
             for t, (top, left) in enumerate(corners):
