@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo tour test validate bench results clean
+.PHONY: demo tour test validate bench results results-convrnn clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,10 +33,14 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/navier_stokes.py
 	$(BIN)/python benchmarks/convlstm.py
 	$(BIN)/python benchmarks/percnn_pimrl.py
+	$(BIN)/python benchmarks/convrnn.py --threads 1
 	$(BIN)/python benchmarks/physicnet.py
 
 results: $(STAMP)
 	$(BIN)/python benchmarks/pimrl_table.py --seeds 2
+
+results-convrnn: $(STAMP)
+	$(BIN)/python benchmarks/convrnn_table.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -206,13 +206,13 @@ def run_one(bench: Benchmark, model_name: str, seed: int, data: dict[str, torch.
 
 
 # ---------------------------------------------------------------------- table
-def _stat(values: list[float]) -> str:
+def _stat(values: list[float], digits: int = 4) -> str:
     values = [v for v in values if v is not None]
     if not values:
         return "n/a"
     mean = sum(values) / len(values)
     spread = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5 if len(values) > 1 else 0.0
-    return f"{mean:.4f} ± {spread:.4f}"
+    return f"{mean:.{digits}f} ± {spread:.{digits}f}"
 
 
 def table(bench: Benchmark, results: list[dict], seeds: list[int], baseline: dict[str, float]) -> str:
@@ -230,7 +230,7 @@ def table(bench: Benchmark, results: list[dict], seeds: list[int], baseline: dic
         lines.append(
             f"| {LABELS[model]} | {bench.hidden[model]} × {bench.layers} | {rows[0]['parameters']:,} | "
             f"{_stat([r['rmse_tf'] for r in rows])} | {_stat([r['rmse_cl'] for r in rows])} | "
-            f"{_stat(epoch)} | {steps} |")
+            f"{_stat(epoch, 1)} | {steps} |")
     lines.append(f"| persistence (TF: u_t+1 = u_t; CL: last TF frame held) | | 0 | {baseline['tf']:.4f} | "
                  f"{baseline['cl']:.4f} | | |")
     return "\n".join(lines)
