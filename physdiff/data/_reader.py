@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..core import PhysdiffError
+from ..core import PhysdiffError, temporary_target
 from . import _format as fmt
 from ._burst import BurstSpec
 from ._format import Provenance
@@ -75,12 +75,23 @@ class TrajectoryFile:
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         self._where = f"trajectory file {str(self.path)!r}"
-        self._file = _open_hdf5(self.path, self._where)
         try:
-            self.info = _validate(self._file, self.path, self._where)
-        except BaseException:
-            self._file.close()
-            raise
+            self._file = _open_hdf5(self.path, self._where)
+            try:
+                self.info = _validate(self._file, self.path, self._where)
+            except BaseException:
+                self._file.close()
+                raise
+        except PhysdiffError as exc:
+            target = temporary_target(self.path)
+            if target is None:
+                raise
+            raise PhysdiffError(
+                f"{self._where} is the temporary file of an unfinished write of {str(target)!r} (a writer that "
+                f"was killed, or one still running), not a trajectory file ({exc}). If no physdiff process is "
+                f"writing {target.name}, delete this file; the next successful write of {target.name} also removes "
+                "it. Then write the data again with the command that made it."
+            ) from None
 
     def __enter__(self) -> "TrajectoryFile":
         return self
@@ -209,7 +220,10 @@ def _validate(file: Any, path: Path, where: str) -> TrajectoryInfo:
 def _check_provenance(provenance: Provenance, shape: tuple[int, ...], dtype: str, where: str) -> None:
     setup = provenance.setup
     try:
-        frames = setup["steps"] // setup["save_every"] + int(setup["include_initial"])
+        if provenance.is_video:
+            frames = setup["frames"]
+        else:
+            frames = setup["steps"] // setup["save_every"] + int(setup["include_initial"])
         expected = (len(provenance.seeds), frames, shape[2], *setup["shape"])
         stored_dtype = setup["dtype"]
     except (KeyError, TypeError) as exc:
@@ -217,5 +231,5 @@ def _check_provenance(provenance: Provenance, shape: tuple[int, ...], dtype: str
     if tuple(expected) != shape or stored_dtype != dtype:
         raise PhysdiffError(
             f"{where}: dataset 'trajectories' is {shape} {dtype} but its provenance describes {tuple(expected)} "
-            f"{stored_dtype} (seeds, steps // save_every + 1 frames, grid shape); the file's metadata does not match its data."
+            f"{stored_dtype} (seeds or sequences, frames, grid shape); the file's metadata does not match its data."
         )

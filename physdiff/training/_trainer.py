@@ -6,9 +6,14 @@ One step ``s`` (0-based) of :meth:`Trainer.fit`::
     lr  = optimizer.lr * lr_factor(s) * nan_guard.lr_scale
     x   = next global batch (this rank's share)   (b, context_frames + horizon, C, *space)
     u   = model(x[:, :context_frames], H, targets=x[:, context_frames:], teacher_forcing=p, ...)
-    L   = mean((u - x[:, context_frames:context_frames + H])^2) + model.auxiliary_loss(context)
+          (teacher_forcing.per_sample: forcing_mask = rand(b, H - 1) < p instead, one draw per sample and step)
+    L   = loss(u, x[:, context_frames:context_frames + H]) + model.auxiliary_loss(context)
+          + model.prediction_loss(u, the same truth)
+          (loss: mse, l1 or l1 + mse; loss_on_context: u and the truth start at frame 1, covering
+          the context phase's one-step predictions too)
     grads averaged over ranks, clipped to grad_clip; applied if L and |grad| are finite,
     otherwise the NaN guard rolls back (see ``_guard.py``).
+    reverse_sequences: the same again (same draws or masks) on x.flip(1), a second update.
 
 After the step, with ``step = s + 1`` steps done: a log line every ``log_every`` steps,
 validation every ``validate_every`` steps (and at the end), ``last.pt`` every
@@ -40,7 +45,7 @@ from ._checkpoint import (
 from ._compile import compiled_step
 from ._config import TrainConfig
 from ._guard import NanGuard
-from ._log import JSONL_NAME, MetricsLog, read_log
+from ._log import CSV_NAME, JSONL_NAME, MetricsLog, read_log, truncate_log
 from ._result import FitResult
 from ._rng import global_rng_state, make_generator, seed_everything, set_global_rng_state
 from ._schedules import horizon_at, lr_factor, teacher_forcing_at
@@ -72,7 +77,9 @@ class Trainer:
         out_dir: run directory for ``last.pt``, ``best.pt``, ``metrics.jsonl`` and ``metrics.csv``.
         progress: called on rank 0 after every step as ``progress(step, total_steps, metrics)``.
         resume: False: start a new run (refused if ``out_dir`` already holds one); True: continue
-            from ``out_dir/last.pt`` (an error if there is none); ``"auto"``: continue if it exists.
+            from ``out_dir/last.pt`` (an error if the directory holds no run); ``"auto"``: continue if
+            it exists. A run that stopped before its first checkpoint (logs but no ``last.pt``) has
+            nothing to continue: any ``resume`` starts it again from step 0, replacing its logs.
 
     Raises:
         PhysdiffError: windows that do not fit the model or the configuration, a run directory
@@ -128,16 +135,17 @@ class Trainer:
         self.loss_sum, self.loss_count = 0.0, 0
         self.elapsed = 0.0
         self._fitted = False
+        self._events: list[str] = []  # event messages not yet passed to progress
         last = self.out_dir / LAST
-        exists = last.exists() or (self.out_dir / JSONL_NAME).exists()
-        restore = resume is True or (resume == "auto" and last.exists())
-        if restore and not last.exists():
+        logs = [self.out_dir / name for name in (JSONL_NAME, CSV_NAME) if (self.out_dir / name).exists()]
+        restore = last.exists() and resume in (True, "auto")
+        if resume is True and not last.exists() and not logs:
             raise PhysdiffError(f"Trainer: resume=True but {str(last)!r} does not exist; start a new run "
                                 "(resume=False) or point out_dir at the run to continue.")
-        if not restore and exists:
+        if not restore and last.exists():
             raise PhysdiffError(
-                f"Trainer: out_dir {str(self.out_dir)!r} already holds a run (last.pt or metrics.jsonl); pass "
-                "resume=True to continue it, or choose another directory (nothing there is overwritten)."
+                f"Trainer: out_dir {str(self.out_dir)!r} already holds a run (last.pt); pass resume=True to "
+                "continue it, or choose another directory (nothing there is overwritten)."
             )
         if self.dist.active:
             torch.distributed.barrier()  # every rank has looked before rank 0 creates files
@@ -146,13 +154,24 @@ class Trainer:
         else:
             seed_everything(cfg.seed)
             D.broadcast_parameters(model, self.dist)
+        dropped = 0
         if self.dist.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
+            if restore:
+                dropped = truncate_log(self.out_dir, self.step)  # rows the interrupted run wrote after last.pt
+            else:
+                for path in logs:  # a start that never reached its first checkpoint: its logs describe nothing
+                    path.unlink(missing_ok=True)
         self.log = MetricsLog(self.out_dir, enabled=self.dist.is_main, tensorboard=cfg.tensorboard)
         self.history: list[dict[str, Any]] = read_log(self.out_dir) if restore and self.dist.is_main else []
         if restore:
+            removed = f"; removed {dropped} log record(s) the interrupted run wrote after it" if dropped else ""
             self._record({"step": self.step, "kind": "event", "event": "resumed",
-                          "message": f"resumed from {LAST} at step {self.step}; later records above are superseded"})
+                          "message": f"resumed from {LAST} at step {self.step}{removed}"})
+        elif logs:
+            self._record({"step": 0, "kind": "event", "event": "restarted",
+                          "message": f"the earlier run in {self.out_dir} stopped before its first checkpoint "
+                                     f"(step {cfg.checkpoint_every}), so it started again from step 0"})
 
     def _restore(self, path: Path) -> None:
         ckpt = read_checkpoint(path)
@@ -216,29 +235,73 @@ class Trainer:
         record.setdefault("time", round(self._elapsed(), 3))
         self.history.append(record)
         self.log.write(record)
+        if record["kind"] == "event" and self.dist.is_main:
+            self._events.append(str(record.get("message", record.get("event"))))
 
     # ------------------------------------------------------------------ one step
     def _autocast(self) -> contextlib.AbstractContextManager:
         return torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else contextlib.nullcontext()
 
     def _train_step(self) -> dict[str, Any]:
-        cfg, model, s = self.config, self.model, self.step
+        cfg, s = self.config, self.step
         batch = self.stream.next().to(self.device, self.dtype)
         horizon = horizon_at(cfg.curriculum, s, cfg.horizon)
         p = teacher_forcing_at(cfg.teacher_forcing, s)
         lr = cfg.optimizer.lr * lr_factor(cfg.schedule, s, cfg.steps) * self.guard.lr_scale
         for group in self.optimizer.param_groups:
             group["lr"] = lr
+        forcing: dict[str, Any] = {}  # the same draws for the forward and the reversed pass
+        if cfg.teacher_forcing.per_sample:
+            if p > 0 and horizon > 1:
+                draws = torch.rand(batch.shape[0], horizon - 1, generator=self.tf_generator)
+                forcing["forcing_mask"] = draws < p
+        elif p > 0:
+            forcing = {"teacher_forcing": p, "generator": self.tf_generator}
+        before = self.tf_generator.get_state()
+        record: dict[str, Any] = {"step": s + 1, "kind": "train", "lr": lr, "horizon": horizon, "teacher_forcing": p}
+        passes = [("", batch)] + ([("_reversed", batch.flip(1))] if cfg.reverse_sequences else [])
+        for suffix, windows in passes:
+            if suffix and "generator" in forcing:  # replay the forward pass's per-step draws
+                replay = torch.Generator()
+                replay.set_state(before)
+                forcing = {**forcing, "generator": replay}
+            total_value, aux_value, grad_norm, skipped = self._update(windows, horizon, forcing, s, lr)
+            record[f"loss{suffix}"] = total_value
+            record[f"grad_norm{suffix}"] = grad_norm
+            if aux_value is not None:
+                record[f"aux_loss{suffix}"] = aux_value
+            if skipped:
+                record["skipped"] = True
+        self.step = s + 1
+        return record
+
+    def _loss(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        kind = self.config.loss
+        if kind == "mse":
+            return F.mse_loss(prediction, target)
+        if kind == "l1":
+            return F.l1_loss(prediction, target)
+        return F.mse_loss(prediction, target) + F.l1_loss(prediction, target)
+
+    def _update(self, batch: torch.Tensor, horizon: int, forcing: dict[str, Any], s: int,
+                lr: float) -> tuple[float, float | None, float, bool]:
+        """One forward/backward pass and optimiser update: ``(loss, aux loss, gradient norm, skipped)``."""
+        cfg, model = self.config, self.model
         context = batch[:, : cfg.context_frames]
         targets = batch[:, cfg.context_frames : cfg.context_frames + horizon]
         self.guard.begin_step(model, self.optimizer)
         self.optimizer.zero_grad(set_to_none=True)
         with self._autocast():
-            prediction = model(context, horizon, targets=targets if p > 0 else None, teacher_forcing=p,
-                               generator=self.tf_generator, checkpoint=cfg.checkpoint_rollout,
-                               checkpoint_every=cfg.checkpoint_segment, detach_every=cfg.detach_every)
-            loss = F.mse_loss(prediction.to(targets.dtype), targets)
+            prediction = model(context, horizon, targets=targets if forcing else None, **forcing,
+                               checkpoint=cfg.checkpoint_rollout, checkpoint_every=cfg.checkpoint_segment,
+                               detach_every=cfg.detach_every, return_context=cfg.loss_on_context)
+            # With loss_on_context the predictions start at frame 1 (the context phase's one-step outputs).
+            truth = batch[:, 1 : cfg.context_frames + horizon] if cfg.loss_on_context else targets
+            loss = self._loss(prediction.to(truth.dtype), truth)
             aux = model.auxiliary_loss(context)
+            extra = model.prediction_loss(prediction.to(truth.dtype), truth)
+            if extra is not None:
+                aux = extra if aux is None else aux + extra
             total = loss if aux is None else loss + aux
         total.backward()
         D.average_gradients(model, self.dist)
@@ -251,24 +314,18 @@ class Trainer:
             grad_norm = 0.0
         values = [float(total.detach()), 0.0 if aux is None else float(aux.detach())]
         total_value, aux_value = (v / self.dist.world_size for v in D.all_sum(values, self.dist, self.device))
-        record: dict[str, Any] = {"step": s + 1, "kind": "train", "loss": total_value, "lr": lr, "horizon": horizon,
-                                  "teacher_forcing": p, "grad_norm": grad_norm}
-        if aux is not None:
-            record["aux_loss"] = aux_value
         if math.isfinite(total_value) and math.isfinite(grad_norm):
             self.optimizer.step()
             self.guard.succeeded()
-        else:
-            what = "the loss" if not math.isfinite(total_value) else "the gradient norm"
-            try:
-                message = self.guard.failed(model, self.optimizer, s + 1, what)
-            except PhysdiffError as exc:
-                self._record({"step": s + 1, "kind": "event", "event": "nan_guard_stop", "lr": lr, "message": str(exc)})
-                raise
-            self._record({"step": s + 1, "kind": "event", "event": "nan_guard", "lr": lr, "message": message})
-            record["skipped"] = True
-        self.step = s + 1
-        return record
+            return total_value, None if aux is None else aux_value, grad_norm, False
+        what = "the loss" if not math.isfinite(total_value) else "the gradient norm"
+        try:
+            message = self.guard.failed(model, self.optimizer, s + 1, what)
+        except PhysdiffError as exc:
+            self._record({"step": s + 1, "kind": "event", "event": "nan_guard_stop", "lr": lr, "message": str(exc)})
+            raise
+        self._record({"step": s + 1, "kind": "event", "event": "nan_guard", "lr": lr, "message": message})
+        return total_value, None if aux is None else aux_value, grad_norm, True
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> dict[str, float]:
@@ -342,6 +399,7 @@ class Trainer:
                     if step % cfg.checkpoint_every == 0 or step == cfg.steps or stopped != "completed":
                         self._save_last()
                     if self.progress is not None and self.dist.is_main:
+                        shown["events"], self._events = self._events, []  # NaN guard, resume, early stopping
                         self.progress(step, cfg.steps, shown)
             if not (self.out_dir / LAST).exists():
                 self._save_last()  # e.g. resumed at the end: make sure a checkpoint exists
