@@ -1,6 +1,6 @@
 """ARKMNet vs FNO vs ConvLSTM on 2D Navier-Stokes in the FNO setting (reduced), written to docs/results_ark.md.
 
-    python benchmarks/ark_navier_stokes.py [--out runs/ark_ns] [--steps 150] [--threads 1]
+    python benchmarks/ark_navier_stokes.py [--out runs/ark_ns] [--steps 100] [--threads 1]
 
 Data (physdiff's solver, FNO setting nu = 1e-4, reduced): vorticity on the unit torus with FNO's
 forcing and Gaussian-random-field initial vorticity, solved with physdiff's pseudo-spectral solver (
@@ -10,7 +10,7 @@ Metric: N-MSE = ||pred - truth||^2 / ||truth||^2 over each test sequence's 10 pr
 frames, averaged over the test sequences (and per lead time, for the figure).
 
 Every model gets the same budget: the same training trajectories, ``--steps`` Adam steps of
-batch 8 on the full 10 -> 10 rollout (no teacher forcing), validation every 25 steps on held-out
+batch 8 on the full 10 -> 10 rollout (no teacher forcing), validation every 20 steps on held-out
 trajectories with early stopping (patience 3), the best validation checkpoint evaluated on the
 test trajectories. Seeds fixed. Finished runs are reused (a ``done.json`` per model), so the same
 command resumes or just rewrites the page. Hyperparameters were fixed before looking at test
@@ -38,7 +38,7 @@ N_SOLVE, SUB, T_FRAMES, T_IN = 64, 2, 20, 10
 SPLITS = {"train": (64, 0), "val": (12, 10_000), "test": (24, 20_000)}  # (trajectories, first seed)
 
 MODELS = {
-    "arkmnet": lambda: ARKMNet(1, frame_size=(32, 32), patch_size=2, hidden=32, swin_depth=2, heads=4, window=4,
+    "arkmnet": lambda: ARKMNet(1, frame_size=(32, 32), patch_size=4, hidden=32, swin_depth=2, heads=4, window=4,
                                n_fourier=2, moment_kernel_size=5, drop_path=0.0, output="identity",
                                padding="circular"),
     "fno": lambda: FNO((8, 8), 24, 1, n_layers=4),
@@ -78,8 +78,8 @@ def train(name: str, data: dict[str, torch.Tensor], scale: float, out: Path, ste
         return json.loads(done.read_text())
     torch.manual_seed(0)
     model = MODELS[name]()
-    cfg = TrainConfig(steps=steps, batch_size=8, context_frames=T_IN, horizon=T_FRAMES - T_IN, validate_every=25,
-                      early_stopping_patience=3, checkpoint_every=25, log_every=5, grad_clip=1.0, seed=0,
+    cfg = TrainConfig(steps=steps, batch_size=8, context_frames=T_IN, horizon=T_FRAMES - T_IN, validate_every=20,
+                      early_stopping_patience=3, checkpoint_every=20, log_every=5, grad_clip=1.0, seed=0,
                       device="cpu", optimizer={"lr": 1e-3})
     train_set = list(data["train"] / scale)
     val_set = list(data["val"] / scale)
@@ -122,7 +122,7 @@ def figures(data: dict, preds: dict, leads: dict, out_dir: Path) -> list[str]:
     fig.tight_layout()
     fig.savefig(out_dir / "ark_ns_lead.png", dpi=110)
     plt.close(fig)
-    names.append("ark_ns_lead.png")
+    names.append("images/ark_ns_lead.png")
 
     truth = data["test"][0, T_IN:]
     rows = [("truth", truth)] + [(LABELS[n], p[0]) for n, p in preds.items()]
@@ -141,7 +141,7 @@ def figures(data: dict, preds: dict, leads: dict, out_dir: Path) -> list[str]:
     fig.tight_layout()
     fig.savefig(out_dir / "ark_ns_samples.png", dpi=110)
     plt.close(fig)
-    names.append("ark_ns_samples.png")
+    names.append("images/ark_ns_samples.png")
     return names
 
 
@@ -159,7 +159,7 @@ def read_back_table(out: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=str(ROOT / "runs" / "ark_ns"))
-    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--only", default=None, help="comma-separated model names (default: all)")
     parser.add_argument("--page", default=str(ROOT / "docs" / "results_ark.md"))
@@ -180,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         per_seq, per_lead, pred = evaluate(name, data, scale, out)
         results[name], preds[name], leads[name] = per_seq, pred, per_lead
-    figs = figures(data, preds, leads, ROOT / "docs")
+    (ROOT / "docs" / "images").mkdir(parents=True, exist_ok=True)
+    figs = figures(data, preds, leads, ROOT / "docs" / "images")
     table = ["| model | parameters | N-MSE (mean over 24 test sequences) | spread (std) | steps run (best) | "
              "train time |", "|---|---|---|---|---|---|"]
     for name in names:
@@ -213,8 +214,8 @@ so the training times are only indicative.
 | trajectories | 10 000 (train 1 000 or 10 000) | **64 train, 12 validation, 24 test** |
 | protocol | first 10 snapshots in, next 10 (ARK) predicted | same: t = 1..10 in, t = 11..20 predicted |
 | metric | N-MSE | N-MSE = sum ‖pred − truth‖² / sum ‖truth‖² per sequence, averaged |
-| training | hundreds of epochs | **{steps} Adam steps**, batch 8, lr 1e-3, grad clip 1, full 10-step rollout, early stopping on validation (every 25 steps, patience 3) |
-| ARKMNet | patch 4, C = 64, Swin depth 8, 8 heads, window 4, 8 Fourier blocks, 7x7 moments | **patch 2 (16x16 tokens), C = 32, Swin depth 2, 4 heads, window 4, 2 Fourier blocks, 5x5 moments (25 filters)**, identity output, circular padding, losses MSE + H1 + moment (weights 1, 1, 1) |
+| training | hundreds of epochs | **{steps} Adam steps**, batch 8, lr 1e-3, grad clip 1, full 10-step rollout, early stopping on validation (every 20 steps, patience 3) |
+| ARKMNet | patch 4, C = 64, Swin depth 8, 8 heads, window 4, 8 Fourier blocks, 7x7 moments | **patch 4 (8x8 tokens), C = 32, Swin depth 2, 4 heads, window 4, 2 Fourier blocks, 5x5 moments (25 filters)**, identity output, circular padding, losses MSE + H1 + moment (weights 1, 1, 1) |
 | FNO | 12 modes, width 20-32 | 8 modes, width 24, 4 layers (residual, positional embedding) |
 | ConvLSTM | - | 2 layers of 32 channels, 3x3 (residual) |
 

@@ -29,3 +29,7 @@ from ._views import random_corners as random_corners  # noqa: E402
 from ._views import tiling_corners as tiling_corners  # noqa: E402
 
 __all__ += ["Quantized", "VectorQuantizer", "crop", "paste", "random_corners", "tiling_corners"]
+
+from ._upsample import LinearUpsample as LinearUpsample  # noqa: E402
+
+__all__ += ["LinearUpsample"]

@@ -16,8 +16,8 @@ for tests and benchmarks/ark.py).
 
 Speed on the CPU (torch 2.13, benchmarks/ark.py): SDPA's fused CPU kernel accepts an additive
 mask only when the mask does not require a gradient; the relative position bias is learned, so in
-training SDPA falls back to its math route and runs at the naive route's speed. Without gradients
-(inference, rollouts under ``torch.no_grad``) the fused kernel runs and is faster.
+training SDPA falls back to its math route and runs at about the naive route's speed. Without
+gradients (inference, rollouts under ``torch.no_grad``) the fused kernel runs and is faster.
 """
 
 from __future__ import annotations
@@ -129,19 +129,19 @@ class WindowAttention(nn.Module):
             )
         q, k, v = rearrange(self.qkv(x), "b t (s n d) -> s b n t d", s=3, n=self.heads)
         bias = self.position_bias().to(x.dtype)  # (n, t, t)
+        n_windows = 1 if mask is None else mask.shape[0]
         if mask is not None:
-            # Split the batch into (images, windows) so window w of every image gets mask[w] by
-            # broadcasting (no copy of the mask per image).
-            n_windows = mask.shape[0]
-            q, k, v = (rearrange(t, "(b w) n i d -> b w n i d", w=n_windows) for t in (q, k, v))
-            bias = bias + mask[:, None].to(x.dtype)  # (nW, n, t, t)
+            bias = bias + mask[:, None].to(x.dtype)  # (nW, n, t, t): window w of every image gets mask[w]
         if self.attention == "sdpa":
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=self.scale)
+            # One full (B nW, n, t, t) mask: on the CPU the fused kernel is ~2x faster with it than with a
+            # broadcast (n, t, t) or 5-D (images, windows, ...) layout (measured, torch 2.13).
+            full = bias.reshape(n_windows, self.heads, n_tokens, n_tokens)
+            full = full.expand(x.shape[0] // n_windows, -1, -1, -1, -1).reshape(x.shape[0], self.heads, n_tokens, n_tokens)
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=full, scale=self.scale)
         else:
+            q, k, v = (rearrange(t, "(b w) n i d -> b w n i d", w=n_windows) for t in (q, k, v))
             weights = torch.softmax(q @ k.transpose(-2, -1) * self.scale + bias, dim=-1)
-            out = weights @ v
-        if mask is not None:
-            out = rearrange(out, "b w n i d -> (b w) n i d")
+            out = rearrange(weights @ v, "b w n i d -> (b w) n i d")
         return self.proj(rearrange(out, "b n t d -> b t (n d)"))
 
     def extra_repr(self) -> str:

@@ -47,7 +47,9 @@ class ARKMNet(SequenceLearner):
 
     with the cell of :mod:`._ark_cell` (Swin + token-wise LSTM correction with a balancing
     gate, Fourier blocks, stage-gated RK2 around PhyDNet's moment-constrained convolution),
-    ``Dec`` a ``p x p`` stride-``p`` transposed convolution (``decoder="transposed"``, the
+    ``Dec`` a LayerNorm over the channels (a physdiff choice: the source's decoder was not found, and
+    without it the unbounded latent state saturated the sigmoid in training) then a ``p x p`` stride-``p``
+    transposed convolution (``decoder="transposed"``, the
     paper's choice) or a 1x1 convolution then bilinear ``x p`` upsampling (``"bilinear"``, the
     paper's ablation), each followed by GELU and a 3x3 convolution, and ``out`` a sigmoid
     (``output="sigmoid"``, video in [0, 1]) or the identity (fields).
@@ -151,6 +153,11 @@ class ARKMNet(SequenceLearner):
                     moment_order=moment_order, padding=padding)
             for _ in range(n_layers)
         )
+        # The ARK-like code's decoder ("PatchInflated") was not found. Without a normalisation here the
+        # latent state, which nothing bounds, grew along training rollouts until the sigmoid output
+        # saturated at 0 (all-black frames, vanishing gradients); the LayerNorm makes the decoder see
+        # the state's shape, not its scale.
+        self.decoder_norm = nn.LayerNorm(c)
         if decoder == "transposed":
             self.upsample = nn.ConvTranspose2d(c, c, patch_size, stride=patch_size)
         else:
@@ -173,7 +180,7 @@ class ARKMNet(SequenceLearner):
 
     def decode(self, tokens: torch.Tensor) -> torch.Tensor:
         """``(B, N, C) -> (B, C_in, H, W)`` (before the output function)."""
-        z = rearrange(tokens, "b (h w) c -> b c h w", h=self.grid[0])
+        z = rearrange(self.decoder_norm(tokens), "b (h w) c -> b c h w", h=self.grid[0])
         z = self.upsample(z)
         if self.decoder_kind == "bilinear":
             z = F.interpolate(z, size=self.frame_size, mode="bilinear", align_corners=False)
