@@ -322,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
               f"params {record['params']} time {record['train_seconds']:.0f}s", flush=True)
     if args.no_docs:
         return 0
-    pictures = figures(data, predictions, DOCS / "figures", root)
+    pictures = figures(data, predictions, DOCS / "images", root)
     write_docs(Path(args.results), rows, pictures, args)
     return 0
 
@@ -346,7 +346,7 @@ def write_docs(path: Path, rows: list[dict], pictures: list[str], args) -> None:
         "",
         *lines,
         "",
-        *[f"![{p}](figures/{p})" for p in pictures],
+        *[f"![{p}](images/{p})" for p in pictures],
     ])
     begin, end = "<!-- results:physicnet:begin -->", "<!-- results:physicnet:end -->"
     text = path.read_text() if path.exists() else f"# PhysicNet results\n\n{begin}\n{end}\n"
