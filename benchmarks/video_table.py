@@ -111,13 +111,15 @@ MODELS.update({
 })
 
 #: PhysicNet (docs/api/physicnet.md) reduced: hidden 32, D = 16, K = 64 (proposed 128, 64, 512), heads 16 wide,
-#: 16 x 16 local views (a quarter of the 32 x 32 frame, as 32 x 32 views of 64 x 64 frames).
+#: 16 x 16 local views (a quarter of the 32 x 32 frame, as 32 x 32 views of 64 x 64 frames); then an ablation.
 PHYSICNET = {"context_frames": 5, "latent_channels": 16, "hidden": 32, "residual_hidden": 16, "head_hidden": 16,
              "num_codes": 64, "crop_size": 16, "num_crops": 4, "boundary": "border"}
 PHYSICNET_NOTE = ("hidden 32, D = 16, K = 64 (proposed: 128, 64, 512), 16 x 16 local views (4 random in training, the "
                   "2 x 2 tiling at test), window of the 5 context frames; loss MSE + VQ + flow smoothness")
 MODELS.update({
     "physicnet": Row("PhysicNet", "physicnet", PHYSICNET, note=PHYSICNET_NOTE),
+    "physicnet-no-residual": Row("PhysicNet, no residual term", "physicnet", {**PHYSICNET, "residual": False},
+                                 note="ablation: prediction by warping the last frame alone"),
 })
 
 #: Published Moving MNIST numbers (10 -> 10 frames, 2 digits, 64 x 64, the fixed test file;
