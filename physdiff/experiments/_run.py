@@ -155,6 +155,10 @@ def train_arm(
     windows = training_windows(model, data.train, context_frames=setup.context_frames, horizon=setup.horizon,
                                val_trajectories=data.val_ids)
     cfg = _config(setup, setup.steps, setup.horizon, setup.context_frames, seed, device)
+    if arm.pretrain_micro and not setup.finetune_micro and getattr(model, "mode", None) == "micro_only":
+        # PIMRL micro only with a frozen micro module: the pretrained PeRCNN is the whole model.
+        stages["macro"] = {"steps": 0, "max_steps": setup.steps, "stopped": "nothing to train"}
+        return model, seconds, (windows.mean, windows.std), stages
     spent, stages["macro"] = _fit(model, cfg, windows.train, windows.val, folder / "macro", bar("(macro)"))
     return model, seconds + spent, (windows.mean, windows.std), stages
 
