@@ -34,7 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/percnn_pimrl.py
 
 results: $(STAMP)
-	$(BIN)/python benchmarks/pimrl_table.py --seeds 2
+	$(BIN)/python benchmarks/pimrl_table.py --seeds 3 --threads 1 --out runs/pimrl_table --block current
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
