@@ -37,7 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/physicnet.py
 
 results: $(STAMP)
-	$(BIN)/python benchmarks/pimrl_table.py --seeds 2
+	$(BIN)/python benchmarks/pimrl_table.py --seeds 3 --threads 1 --out runs/pimrl_table --block current
 
 results-convrnn: $(STAMP)
 	$(BIN)/python benchmarks/convrnn_table.py

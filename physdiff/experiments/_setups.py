@@ -43,6 +43,9 @@ class ExperimentSetup:
             every ``validate_every`` steps; the best validated weights are kept.
         batch_size, lr: training batch and Adam learning rate (cosine decay to 10 %).
         percnn: keyword arguments of :class:`~physdiff.learners.PeRCNN` (besides channels, ndim, dt, spacing).
+        finetune_micro: whether PIMRL's macro training also updates the pretrained micro module (the
+            paper fine-tunes the whole model; False keeps the burst-pretrained PeRCNN frozen, because
+            fine-tuning it made its long rollouts blow up on 3D Gray-Scott).
         percnn_substeps: integrator steps of every PeRCNN (PIMRL's micro module included) per data
             interval ``dt`` (its step is ``dt / percnn_substeps``; >1 where ``dt`` is beyond the
             stability limit of the integrator on the known term, e.g. KdV's dispersion).
@@ -76,6 +79,7 @@ class ExperimentSetup:
     lr: float = 2e-3
     percnn: dict[str, Any] = field(default_factory=dict)
     percnn_substeps: int = 1
+    finetune_micro: bool = False
     convlstm: dict[str, Any] = field(default_factory=lambda: {"hidden_channels": (16, 16)})
     fno: dict[str, Any] = field(default_factory=dict)
     macro: dict[str, Any] = field(default_factory=lambda: {"latent_channels": 16, "hidden_channels": (16,)})
