@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo tour test validate bench results clean
+.PHONY: demo tour test validate bench results docs docs-serve gallery wheel clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +13,12 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -c constraints.txt -e ".[test]"
 	touch $(STAMP)
+
+# The documentation site's tools (the `docs` extra), on top of the tested set.
+DOCS_STAMP := $(VENV)/.docs-installed
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[test,docs]"
+	touch $(DOCS_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python examples/gray_scott_3d.py
@@ -36,5 +42,21 @@ bench: $(STAMP)
 results: $(STAMP)
 	$(BIN)/python benchmarks/pimrl_table.py --seeds 2
 
+# The site, strictly (a broken link, a missing reference or a docstring warning fails it), into site/.
+docs: $(DOCS_STAMP)
+	$(BIN)/mkdocs build --strict
+
+docs-serve: $(DOCS_STAMP)
+	$(BIN)/mkdocs serve
+
+# Rerun every example and results script at a small size and rewrite docs/gallery/ (minutes).
+# `make gallery GALLERY="pimrl_table"` reruns only the named entries.
+gallery: $(STAMP)
+	$(BIN)/python docs/_site/gallery.py $(GALLERY)
+
+# Wheel and sdist into dist/, then installed into a clean venv and run (validation/check_wheel.sh).
+wheel:
+	bash validation/check_wheel.sh
+
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis site dist
