@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 import physdiff
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -71,3 +72,45 @@ def test_gallery_pages_show_only_figures_that_exist():
     for page in (DOCS / "gallery").glob("*.md"):
         for image in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", page.read_text()):
             assert (page.parent / image).is_file(), f"{page.name} shows {image}, which does not exist; run make gallery"
+
+
+def _site_module(name: str):
+    """A module of docs/_site (the build's hooks), importable only with the `docs` extra installed."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"_docs_site_{name}", DOCS / "_site" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_tex_becomes_mathml_and_unsupported_tex_fails_the_build():
+    pytest.importorskip("latex2mathml")
+    mathml = _site_module("mathml")
+
+    class Page:
+        class file:
+            src_uri = "page.md"
+
+    html = mathml.on_page_content(
+        '<p>with <span class="arithmatex">\\(k_a = 2\\pi q_a / L\\)</span>:</p>'
+        '<div class="arithmatex">\\[\\frac{a &lt; b}{2}\\]</div>', page=Page
+    )
+    assert "arithmatex" not in html
+    assert '<math xmlns="http://www.w3.org/1998/Math/MathML" display="inline">' in html
+    assert '<div class="math-block"><math xmlns="http://www.w3.org/1998/Math/MathML" display="block">' in html
+    assert "<mfrac>" in html and "<mi>&#x003C0;</mi>" in html  # the fraction and pi were understood
+    for tex in ("\\foo x", "\\begin{aligned} a &amp;= b \\end{aligned}"):
+        with pytest.raises(ValueError, match="page.md"):
+            mathml.on_page_content(f'<div class="arithmatex">\\[{tex}\\]</div>', page=Page)
+
+
+def test_grouped_arguments_get_one_entry_each():
+    pytest.importorskip("griffe")
+    roles = _site_module("sphinx_roles")
+    doc = "Intro, a, b: not a section.\n\nArgs:\n    n: size.\n    Du, Dv (float): diffusivities,\n        tensors allowed.\n    k: rate.\n\nReturns:\n    x, y: unchanged.\n"
+    assert roles.split_grouped_parameters(doc) == (
+        "Intro, a, b: not a section.\n\nArgs:\n    n: size.\n"
+        "    Du (float): diffusivities,\n        tensors allowed.\n    Dv (float): diffusivities,\n        tensors allowed.\n"
+        "    k: rate.\n\nReturns:\n    x, y: unchanged."
+    )

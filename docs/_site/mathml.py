@@ -19,14 +19,23 @@ from latex2mathml.converter import convert
 
 _INLINE = re.compile(r'<span class="arithmatex">\\\((.*?)\\\)</span>', re.S)
 _BLOCK = re.compile(r'<div class="arithmatex">\\\[(.*?)\\\]</div>', re.S)
+# latex2mathml keeps what it does not know as an identifier: an unknown command (<mi>\foo</mi>) or
+# the column separator of an environment it does not support (<mi>&</mi>, as in `aligned`).
+_UNKNOWN = re.compile(r"<mi>(\\[A-Za-z]+|&)</mi>")
 
 
 def _mathml(tex: str, display: str, where: str) -> str:
     source = html.unescape(tex).strip()
     try:
-        return convert(source, display=display)
+        mathml = convert(source, display=display)
     except Exception as error:  # latex2mathml raises several types; any of them is a broken page
         raise ValueError(f"{where}: cannot convert the TeX {source!r} to MathML ({error}); fix the expression") from error
+    if (unknown := _UNKNOWN.search(mathml)) is not None:
+        raise ValueError(
+            f"{where}: the TeX {source!r} uses {unknown.group(1)!r}, which latex2mathml does not support "
+            "(for aligned equations use `align*` or `array`); rewrite the expression"
+        )
+    return mathml
 
 
 def on_page_content(html_text: str, page: Any, **kwargs: Any) -> str:
