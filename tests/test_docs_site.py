@@ -114,3 +114,10 @@ def test_grouped_arguments_get_one_entry_each():
         "    Du (float): diffusivities,\n        tensors allowed.\n    Dv (float): diffusivities,\n        tensors allowed.\n"
         "    k: rate.\n\nReturns:\n    x, y: unchanged."
     )
+
+
+def test_literal_block_markers_read_as_sphinx_shows_them():
+    pytest.importorskip("griffe")
+    roles = _site_module("sphinx_roles")
+    doc = "One step of fit::\n\n    s = 0\n\nAlone:\n\n::\n\n    x\n\nA C++ name like a::b stays."
+    assert roles.literal_block_markers(doc) == "One step of fit:\n\n    s = 0\n\nAlone:\n\n\n    x\n\nA C++ name like a::b stays."

@@ -71,6 +71,14 @@ def split_grouped_parameters(text: str) -> str:
     return "\n".join(out)
 
 
+def literal_block_markers(text: str) -> str:
+    """Write reStructuredText's ``text::`` (a literal block follows) as Sphinx shows it: ``text:``.
+
+    The indented block after it is already a code block in Markdown; only the marker would show.
+    """
+    return re.sub(r"(?m)^[ \t]*::[ \t]*$\n?", "", re.sub(r"(?m)(\S)::[ \t]*$", r"\1:", text))
+
+
 def _comment_docstring(obj: griffe.Object) -> str | None:
     """The ``#:`` comment lines right above an attribute (Sphinx autodoc's convention), if any."""
     if obj.lineno is None or not isinstance(obj.filepath, Path):
@@ -86,6 +94,7 @@ class SphinxRoles(griffe.Extension):
     """Rewrites ``:role:`target``` in every docstring of a package into an optional autoref.
 
     Also expands grouped ``a, b: text`` parameter entries (:func:`split_grouped_parameters`) and
+    drops reStructuredText's literal-block markers (:func:`literal_block_markers`), and
     gives an attribute without a docstring the ``#:`` comment above it, physdiff's convention for
     documenting constants.
     """
@@ -96,7 +105,7 @@ class SphinxRoles(griffe.Extension):
             if obj.is_attribute and obj.docstring is None and (comment := _comment_docstring(obj)):
                 obj.docstring = griffe.Docstring(comment, parent=obj, lineno=obj.lineno)
             if obj.docstring is not None:
-                value = split_grouped_parameters(obj.docstring.value)
+                value = literal_block_markers(split_grouped_parameters(obj.docstring.value))
                 obj.docstring.value = _ROLE.sub(lambda m, o=obj: self._link(m, o, public), value)
 
     @staticmethod
