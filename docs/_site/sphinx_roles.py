@@ -5,11 +5,12 @@ physdiff's docstrings are Google style and name other objects with Sphinx roles
 in ``help()`` and in an editor. mkdocstrings does not know these roles, so this extension rewrites
 each one, when the site is built, into an autorefs cross-reference: the name is resolved in the
 scope of the docstring's object (a method's docstring sees its class's members, a module's its
-imports), mapped from the private module that defines it to the public path the reference
-pages show it under (``physdiff.solvers._gray_scott.GrayScott`` -> ``physdiff.solvers.GrayScott``),
-and linked. The reference is *optional*: a name that resolves to nothing rendered on the site
-(a private helper, a torch class) shows as code without a link, instead of failing the strict
-build. The source files are never changed, so docstrings written by anyone are handled.
+imports) and linked, under its canonical path and, as a second choice, the public path the
+reference pages show it under (``physdiff.solvers._gray_scott.GrayScott`` ->
+``physdiff.solvers.GrayScott``). The reference is *optional*: a name that resolves to nothing
+rendered on the site (a private helper, a torch class) shows as code without a link, instead of
+failing the strict build. The source files are never changed, so docstrings written by anyone
+are handled.
 """
 
 from __future__ import annotations
@@ -148,11 +149,14 @@ class SphinxRoles(griffe.Extension):
         path = self._resolve(target, obj)
         if path is None:
             return f"`{title}`"
-        # Map the longest canonical prefix that has a public name (a method of a re-exported class).
-        parts = path.split(".")
+        # mkdocstrings registers a rendered object under its canonical path as well as the path it
+        # is rendered at; the public path (the longest canonical prefix that has one, for a method
+        # of a re-exported class) is the second identifier autorefs tries (its `slug`).
+        parts, public_path = path.split("."), path
         for cut in range(len(parts), 0, -1):
             prefix = ".".join(parts[:cut])
             if prefix in public:
-                path = ".".join([public[prefix], *parts[cut:]])
+                public_path = ".".join([public[prefix], *parts[cut:]])
                 break
-        return f'<autoref identifier="{html.escape(path)}" optional><code>{html.escape(title)}</code></autoref>'
+        return (f'<autoref identifier="{html.escape(path)}" slug="{html.escape(public_path)}" optional>'
+                f"<code>{html.escape(title)}</code></autoref>")
