@@ -31,11 +31,24 @@ done
 shot() {  # shot NAME PAGE [HEIGHT]
     "$BROWSER" --headless --no-sandbox --disable-gpu --disable-background-networking \
         --disable-component-update --disable-sync --no-first-run --user-data-dir="$PROFILE" \
-        --hide-scrollbars --window-size=1280,"${3:-1600}" --virtual-time-budget=5000 \
+        --hide-scrollbars --window-size=1280,"${3:-1600}" --virtual-time-budget=10000 \
         --screenshot="$OUT/$1.png" "http://127.0.0.1:$PORT/$2" >/dev/null 2>&1
     echo "check_site: $OUT/$1.png <- $2"
 }
+BLANK=0
+blank() {  # a screenshot taken before the page painted is one flat colour
+    .venv/bin/python - "$OUT/$1.png" <<'PY' || BLANK=1
+import sys
+from PIL import Image
+image = Image.open(sys.argv[1]).convert("L")
+colours = len(image.getcolors(maxcolors=1 << 16) or range(1 << 16))
+print(f"check_site: {sys.argv[1]}: {colours} grey levels" + ("  <- BLANK" if colours < 8 else ""))
+sys.exit(colours < 8)
+PY
+}
 shot home index.html
 shot api_equations api/moments.html
-shot reference_solvers reference/solvers.html 2400
+shot reference_solvers reference/solvers.html 4200   # down to GrayScott, whose docstring has TeX
 shot gallery gallery/gray_scott_3d.html 2400
+for name in home api_equations reference_solvers gallery; do blank "$name"; done
+[[ "$BLANK" == 0 ]] || { echo "check_site: blank screenshots (the machine may be too loaded: rerun)" >&2; exit 1; }
