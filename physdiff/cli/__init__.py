@@ -5,6 +5,7 @@ Subcommands (details in ``docs/cli.md``):
 * ``physdiff info [FILE.h5]``: versions and devices; with a file, its schema, shapes and provenance.
 * ``physdiff stencil D [ACCURACY] [--kind central|forward|backward] [--offsets=-1/2,1/2]``: print exact weights.
 * ``physdiff simulate PDE [--preset NAME] [--grid N] ... --out FILE.h5``: generate a trajectory file.
+* ``physdiff moving-mnist --out FILE.h5 [--sequences N] ...``: Moving MNIST sequences (or the fixed test file).
 * ``physdiff regenerate FILE.h5 --out NEW.h5``: rebuild a file from its provenance and compare.
 * ``physdiff plot FILE.h5 --out DIR``: PNG frames and a GIF of one trajectory.
 * ``physdiff train --config FILE [--out DIR] [--resume] [--quiet]``: train a learner (also under torchrun).
@@ -183,6 +184,20 @@ def _describe(path: str) -> int:
     p = info.provenance
     if p is None:
         rows.append(("provenance", "none (written without a setup; cannot be regenerated)"))
+    elif p.is_video:
+        s = p.setup
+        rows.append(("generator", f"{s['generator']} {json.dumps(s['options'])}"))
+        if s.get("digits") is not None:
+            d = s["digits"]
+            rows.append(("digits", f"{d['source']} {d['split']} split, {d['count']} images {d['size']}, "
+                                   f"sha256 {d['sha256'][:16]}..."))
+        seed = "" if s.get("seed") is None else f" of seed {s['seed']}"
+        rows += [
+            ("sequences", f"{s['n_sequences']} (indices {s['first_index']} .. "
+                          f"{s['first_index'] + s['n_sequences'] - 1}{seed})"),
+            ("made with", f"physdiff {p.physdiff_version}, torch {p.torch_version}, {s['dtype']} on {p.device}"),
+            ("setup sha256", p.sha256),
+        ]
     else:
         s = p.setup
         rows += [
@@ -291,6 +306,10 @@ def _add_data_commands(sub: argparse._SubParsersAction) -> None:
     plot.add_argument("--max-frames", type=int, default=40, help="frames drawn, evenly spaced (default 40)")
     plot.add_argument("--fps", type=float, default=5.0, help="GIF frames per second (default 5)")
     plot.set_defaults(func=_plot_command)
+
+    from ._moving_mnist import add_moving_mnist_command
+
+    add_moving_mnist_command(sub)
 
 
 def _trajectory_list(text: str) -> list[int]:

@@ -28,7 +28,7 @@ def plot_trajectory(
     """Draw frames of trajectory ``trajectory`` to ``out_dir/frame_0000.png, ...`` and ``out_dir/trajectory.gif``.
 
     One panel per channel: 1D fields as curves, 2D fields as images (``x0`` horizontal,
-    ``x1`` vertical), 3D fields as the mid-plane slice ``x0 = N0 // 2``. At most
+    ``x1`` vertical; video files such as Moving MNIST as grey images, row 0 at the top, values 0..1), 3D fields as the mid-plane slice ``x0 = N0 // 2``. At most
     ``max_frames`` frames, evenly spaced in time, are drawn (memory holds only those
     views); each channel keeps one colour scale across frames so the animation does
     not flicker.
@@ -62,6 +62,7 @@ def plot_trajectory(
     low, high = views.min(axis=(0, *range(2, views.ndim))), views.max(axis=(0, *range(2, views.ndim)))
     high = np.where(high > low, high, low + 1.0)  # a constant channel still gets a valid colour range
     coords = info.coordinates[1:] if ndim == 3 else info.coordinates
+    video = ndim == 2 and info.provenance is not None and info.provenance.is_video
 
     fig = Figure(figsize=(3.2 * channels + 0.4, 3.0), dpi=80, layout="constrained")
     canvas = FigureCanvasAgg(fig)
@@ -75,6 +76,10 @@ def plot_trajectory(
             ax.set_ylim(low[c], high[c])
             ax.set_xlabel("x0")
             artists.append(line)
+        elif video:  # images: row 0 at the top, as the frames were drawn
+            image = ax.imshow(views[0, c], origin="upper", vmin=0.0, vmax=1.0, cmap="gray")
+            ax.set_xlabel("column")
+            ax.set_ylabel("row")
         else:
             extent = [edge for x in coords[:2] for edge in _edges(x)]
             image = ax.imshow(views[0, c].T, origin="lower", extent=extent, vmin=low[c], vmax=high[c], cmap="viridis")

@@ -22,7 +22,10 @@ import torch
 
 from physdiff.core import PhysdiffError
 from physdiff.integrators import RK4, SSPRK3, BogackiShampine, DormandPrince, Euler, Heun, Midpoint, Ralston
-from physdiff.learners import FNO, PIMRL, ConvLSTM, ConvLSTMAutoencoder, PeRCNN, SequenceLearner
+from physdiff.learners import FNO, PIMRL, ConvLSTM, ConvLSTMAutoencoder, MoDeRNN, PeRCNN, PhyDNet, SequenceLearner
+from physdiff.learners import ConvGRU, ConvRNN, MinConvExpLSTM, MinConvGRU, MinConvLSTM
+from physdiff.learners import ARKMNet
+from physdiff.learners import PhysicNet
 from physdiff.solvers import (
     PDE,
     Burgers,
@@ -191,18 +194,34 @@ LEARNERS: Mapping[str, type[SequenceLearner]] = {
     "fno": FNO,
     "percnn": PeRCNN,
     "pimrl": PIMRL,
+    "phydnet": PhyDNet,
+    "modernn": MoDeRNN,
+    "convrnn": ConvRNN,
+    "convgru": ConvGRU,
+    "minconvgru": MinConvGRU,
+    "minconvlstm": MinConvLSTM,
+    "minconvexplstm": MinConvExpLSTM,
+    "arkmnet": ARKMNet,
+    "physicnet": PhysicNet,
 }
 
 #: Constructor arguments ``physdiff train`` fills from the training data file when ``[model]``
 #: omits them (``micro.`` / ``macro.``: keys of PIMRL's nested module tables). ``channels`` and
-#: ``in_channels`` are the file's channel count, ``ndim`` its number of spatial axes, ``spacing``
-#: its uniform grid step per axis, ``dt`` its sampling interval divided by ``substeps``.
+#: ``in_channels`` are the file's channel count, ``ndim`` its number of spatial axes, ``frame_size`` and
+#: ``grid`` its grid shape, ``spacing`` its uniform grid step per axis, ``dt`` its sampling interval divided
+#: by ``substeps``.
 FILLED_FROM_DATA: Mapping[str, tuple[str, ...]] = {
     "convlstm": ("channels", "ndim"),
     "convlstm-autoencoder": ("channels", "ndim"),
     "fno": ("in_channels",),
     "percnn": ("channels", "ndim", "spacing", "dt"),
     "pimrl": ("micro.channels", "micro.ndim", "micro.spacing", "macro.channels", "macro.ndim"),
+    "phydnet": ("channels", "ndim"),
+    "modernn": ("channels", "ndim", "frame_size"),
+    **{name: ("channels", "ndim", "grid") for name in ("convrnn", "convgru", "minconvgru", "minconvlstm",
+                                                      "minconvexplstm")},
+    "arkmnet": ("channels", "ndim", "frame_size"),
+    "physicnet": ("channels", "ndim"),
 }
 
 

@@ -56,8 +56,12 @@ def filled_options(name: str, options: dict[str, Any], info: Any, where: str) ->
             target[field] = len(info.channel_names)
         elif field == "ndim":
             target[field] = len(info.space_shape)
+        elif field == "frame_size":
+            target[field] = [int(n) for n in info.space_shape]
         elif field == "spacing":
             target[field] = _grid_spacing(info)
+        elif field == "grid":
+            target[field] = list(info.space_shape)
         elif field == "dt":
             interval = sampling_interval(info)
             if interval is None:

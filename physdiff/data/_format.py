@@ -99,16 +99,31 @@ class Provenance:
         return config_hash(self.setup)
 
     @property
+    def is_video(self) -> bool:
+        """Whether the file holds video frames made by a generator (``setup["kind"] == "video"``,
+        e.g. Moving MNIST) rather than the states of a PDE."""
+        return self.setup.get("kind") == "video"
+
+    @property
     def pde_config(self) -> dict[str, Any]:
+        """The PDE's ``config()``; for video files ``{"pde": generator name, **options}``."""
+        if self.is_video:
+            return {"pde": self.setup["generator"], **self.setup["options"]}
         return self.setup["pde"]
 
     @property
     def seeds(self) -> list[int]:
+        """The initial conditions' seeds; for video files the sequence indices (under ``setup["seed"]``)."""
+        if self.is_video:
+            first = int(self.setup["first_index"])
+            return list(range(first, first + int(self.setup["n_sequences"])))
         return list(self.setup["initial_condition"]["seeds"])
 
     def to_attrs(self) -> dict[str, Any]:
         """HDF5 attributes: the canonical ``setup`` JSON, its hash, and flat copies for other tools."""
         setup = self.setup
+        if self.is_video:
+            return self._video_attrs()
         attrs: dict[str, Any] = {
             "setup": canonical_json(setup),
             "setup_sha256": self.sha256,
@@ -131,6 +146,19 @@ class Provenance:
             attrs["accuracy"] = int(setup["accuracy"])
         if setup.get("spacing") is not None:
             attrs["spacing"] = [float(h) for h in setup["spacing"]]
+        return attrs
+
+    def _video_attrs(self) -> dict[str, Any]:
+        setup = self.setup
+        attrs: dict[str, Any] = {
+            "setup": canonical_json(setup), "setup_sha256": self.sha256, "kind": "video",
+            "generator": setup["generator"], "generator_options": canonical_json(setup["options"]),
+            "n_sequences": int(setup["n_sequences"]), "first_index": int(setup["first_index"]),
+            "dtype": setup["dtype"], "physdiff_version": str(self.physdiff_version),
+            "torch_version": str(self.torch_version), "device": str(self.device),
+        }
+        if setup.get("seed") is not None:
+            attrs["seed"] = int(setup["seed"])
         return attrs
 
     @classmethod

@@ -209,7 +209,10 @@ def _validate(file: Any, path: Path, where: str) -> TrajectoryInfo:
 def _check_provenance(provenance: Provenance, shape: tuple[int, ...], dtype: str, where: str) -> None:
     setup = provenance.setup
     try:
-        frames = setup["steps"] // setup["save_every"] + int(setup["include_initial"])
+        if provenance.is_video:
+            frames = setup["frames"]
+        else:
+            frames = setup["steps"] // setup["save_every"] + int(setup["include_initial"])
         expected = (len(provenance.seeds), frames, shape[2], *setup["shape"])
         stored_dtype = setup["dtype"]
     except (KeyError, TypeError) as exc:
@@ -217,5 +220,5 @@ def _check_provenance(provenance: Provenance, shape: tuple[int, ...], dtype: str
     if tuple(expected) != shape or stored_dtype != dtype:
         raise PhysdiffError(
             f"{where}: dataset 'trajectories' is {shape} {dtype} but its provenance describes {tuple(expected)} "
-            f"{stored_dtype} (seeds, steps // save_every + 1 frames, grid shape); the file's metadata does not match its data."
+            f"{stored_dtype} (seeds or sequences, frames, grid shape); the file's metadata does not match its data."
         )

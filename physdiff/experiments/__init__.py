@@ -1,4 +1,4 @@
-"""Comparisons of learners on reference datasets: PIMRL's benchmark at CPU scale.
+"""Comparisons of learners on reference datasets: PIMRL's benchmark at CPU scale, Moving MNIST.
 
 The top layer next to the CLI: it makes data with ``solvers``/``data``, builds ``learners``,
 trains them with ``training`` and scores them with ``metrics``. ``examples/gray_scott_3d.py``
@@ -23,9 +23,15 @@ from ._setups import fitzhugh_nagumo_2d as fitzhugh_nagumo_2d
 from ._setups import gray_scott_2d as gray_scott_2d
 from ._setups import gray_scott_3d as gray_scott_3d
 from ._setups import kdv as kdv
+from ._video import CopyLast as CopyLast
+from ._video import VideoModel as VideoModel
+from ._video import VideoProtocol as VideoProtocol
+from ._video import run_video_model as run_video_model
+from ._video import video_test_file as video_test_file
 
 __all__ = [
     "ARMS", "Arm", "BENCHMARK_SETUPS", "ExperimentData", "ExperimentSetup", "aggregate", "arms", "burgers_2d",
     "evaluate_arm", "fitzhugh_nagumo_2d", "format_table", "gray_scott_2d", "gray_scott_3d", "kdv", "make_data",
     "plot_comparison", "run_experiment", "train_arm",
+    "CopyLast", "VideoModel", "VideoProtocol", "run_video_model", "video_test_file",
 ]

@@ -1,5 +1,6 @@
 """Time integrators: Butcher tableaux, explicit Runge-Kutta methods, embedded pairs,
-the adaptive-gated RK2 of the ARK paper, PeRCNN's Pi-block and rollouts.
+the adaptive-gated RK2 of the ARK paper, PeRCNN's Pi-block, rollouts and the linear
+recurrence scan ``h_t = a_t h_{t-1} + b_t`` (sequential and log-space).
 
 Contract: every integrator is an ``nn.Module`` built around a right-hand side
 ``rhs`` (callable or ``nn.Module``) mapping a state ``(B, C, *space)`` to its
@@ -24,6 +25,10 @@ from ._methods import Euler as Euler
 from ._methods import Heun as Heun
 from ._methods import Midpoint as Midpoint
 from ._methods import Ralston as Ralston
+from ._linear_scan import SCAN_METHODS as SCAN_METHODS
+from ._linear_scan import linear_scan as linear_scan
+from ._linear_scan import log_linear_scan as log_linear_scan
+from ._linear_scan import resolve_scan_method as resolve_scan_method
 from ._pi_block import PiBlock as PiBlock
 from ._registry import ALL_TABLEAUX as ALL_TABLEAUX
 from ._registry import BOGACKI_SHAMPINE_TABLEAU as BOGACKI_SHAMPINE_TABLEAU
@@ -41,6 +46,10 @@ from ._stability import stability_polynomial as stability_polynomial
 from ._tableau import ButcherTableau as ButcherTableau
 
 __all__ = [
+    "SCAN_METHODS",
+    "linear_scan",
+    "log_linear_scan",
+    "resolve_scan_method",
     "ALL_TABLEAUX",
     "AdaptiveRK2",
     "BOGACKI_SHAMPINE_TABLEAU",

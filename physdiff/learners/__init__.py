@@ -15,6 +15,8 @@ The learners are grouped by family, each a subpackage; every public name is re-e
 
 from ._base import SequenceLearner as SequenceLearner
 from ._base import detach_state as detach_state
+from .blocks import *  # noqa: F403
+from .blocks import __all__ as _blocks_all
 from .neural_operators import *  # noqa: F403
 from .neural_operators import __all__ as _neural_operators_all
 from .physics_encoded import *  # noqa: F403
@@ -26,3 +28,4 @@ from .video import __all__ as _video_all
 
 __all__: list[str] = ["SequenceLearner", "detach_state"]
 __all__ += _recurrent_all + _neural_operators_all + _physics_encoded_all + _video_all
+__all__ += _blocks_all

@@ -111,6 +111,11 @@ class SequenceLearner(nn.Module):
         """An extra training loss that depends only on the context (e.g. PeRCNN's upscaler loss), or None."""
         return None
 
+    def prediction_loss(self, prediction: torch.Tensor, targets: torch.Tensor) -> torch.Tensor | None:
+        """An extra training loss on the predicted frames ``(B, T, C, *space)`` against the true ones,
+        added to the trainer's MSE (e.g. ARKMNet's H1 term), or None (the default)."""
+        return None
+
     # ----------------------------------------------------------------- shared loop
     def check_frames(self, frames: torch.Tensor, name: str = "context") -> torch.Tensor:
         """Validate ``(B, T, C, *space)`` (or a single ``(B, C, *space)`` frame, returned with ``T = 1``)."""
@@ -134,7 +139,7 @@ class SequenceLearner(nn.Module):
         self, context: torch.Tensor, n_steps: int, *, targets: torch.Tensor | None = None,
         teacher_forcing: float = 0.0, generator: torch.Generator | None = None, state: State = None,
         return_state: bool = False, checkpoint: bool = False, checkpoint_every: int | None = None,
-        detach_every: int | None = None,
+        detach_every: int | None = None, forcing_mask: torch.Tensor | None = None, return_context: bool = False,
     ) -> torch.Tensor | tuple[torch.Tensor, State]:
         """Roll out ``n_steps`` future frames after the context.
 
@@ -156,9 +161,17 @@ class SequenceLearner(nn.Module):
                 one extra forward pass for memory ``O(sqrt(n_steps))`` instead of ``O(n_steps)``.
             detach_every: truncated backpropagation: detach the field and the state from the
                 graph every ``detach_every`` steps (gradients then flow through at most that many steps).
+            forcing_mask: scheduled sampling per sample (MoDeRNN, PredRNN): a bool tensor
+                ``(B, n_steps - 1)``; where ``forcing_mask[b, n - 1]`` is true, sample ``b`` takes the
+                true frame ``targets[b, n - 1]`` as the input of step ``n``, else its own prediction.
+                Replaces ``teacher_forcing`` (which must then be 0); needs ``targets``.
+            return_context: also return the one-step predictions made while warming up on the
+                context (of frames ``1 .. T_in - 1``, each from the true frame before it), so a loss
+                can cover every one-step prediction (PhyDNet, SwinLSTM).
 
         Returns:
-            Predictions ``(B, n_steps, C, *space)`` and, with ``return_state``, the final state.
+            Predictions ``(B, n_steps, C, *space)`` (with ``return_context``: ``(B, T_in - 1 + n_steps,
+            C, *space)``, the context-phase predictions first) and, with ``return_state``, the final state.
         """
         where = type(self).__name__
         context = self.check_frames(context)
@@ -177,20 +190,29 @@ class SequenceLearner(nn.Module):
                 )
         detach_every = _positive_int_or_none(detach_every, "detach_every", where)
         checkpoint_every = _positive_int_or_none(checkpoint_every, "checkpoint_every", where)
+        if forcing_mask is not None and targets is not None:
+            targets = self.check_frames(targets, "targets")
+        mask = self._forcing_mask(forcing_mask, p, targets, context.shape[0], n_steps)
         if state is None:
             state = self.initial_state(context[:, 0])
+        warm: list[torch.Tensor] = []
         for t in range(context.shape[1] - 1):
-            _, state = self.step(context[:, t], state)
+            out, state = self.step(context[:, t], state)
+            if return_context:
+                warm.append(out)
         forced = [False] * n_steps
         if p > 0 and n_steps > 1:
             draws = torch.rand(n_steps - 1, generator=generator) < p
             forced = [False] + draws.tolist()
+        shape = (-1,) + (1,) * (context.dim() - 2)  # a (B,) mask column broadcast over (C, *space)
 
         def run(u: torch.Tensor, state: State, first: int, count: int) -> tuple[torch.Tensor, State, list]:
             outs = []
             for n in range(first, first + count):
                 if forced[n]:
                     u = targets[:, n - 1]
+                elif mask is not None and n > 0:
+                    u = torch.where(mask[:, n - 1].reshape(shape), targets[:, n - 1], u)
                 u, state = self.step(u, state)
                 outs.append(u)
             return u, state, outs
@@ -214,8 +236,27 @@ class SequenceLearner(nn.Module):
             n += count
             if detach_every is not None and n % detach_every == 0:
                 u, state = u.detach(), detach_state(state)
-        predictions = torch.stack(outputs, dim=1)
+        predictions = torch.stack(warm + outputs, dim=1)
         return (predictions, state) if return_state else predictions
+
+    def _forcing_mask(self, mask: torch.Tensor | None, p: float, targets: torch.Tensor | None, batch: int,
+                      n_steps: int) -> torch.Tensor | None:
+        """The checked per-sample scheduled-sampling mask ``(B, n_steps - 1)`` of :meth:`forward`, or None."""
+        where = type(self).__name__
+        if mask is None:
+            return None
+        if p > 0:
+            raise PhysdiffError(f"{where}: give teacher_forcing (one draw per step) or forcing_mask (per sample and "
+                                f"step), not both; got teacher_forcing={p} and a mask.")
+        if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or tuple(mask.shape) != (batch, n_steps - 1):
+            got = f"{mask.dtype} {tuple(mask.shape)}" if isinstance(mask, torch.Tensor) else type(mask).__name__
+            raise PhysdiffError(f"{where}: forcing_mask: expected a bool tensor (B, n_steps - 1) = ({batch}, "
+                                f"{n_steps - 1}), got {got}.")
+        if targets is None or targets.shape[1] < n_steps - 1:
+            got = "none" if targets is None else f"{targets.shape[1]} frames"
+            raise PhysdiffError(f"{where}: forcing_mask needs targets with at least n_steps - 1 = {n_steps - 1} "
+                                f"frames, got {got}.")
+        return mask.to(targets.device)
 
     def predict(self, context: torch.Tensor, n_steps: int, **kwargs: Any) -> torch.Tensor:
         """Free rollout without gradients (evaluation mode restored afterwards): ``(B, n_steps, C, *space)``."""

@@ -12,6 +12,9 @@ frames ``(B, C, *space)`` (see each docstring).
 * :func:`nrmse`: relative L2 error per frame; :func:`error_curve`: an error per time step.
 * :func:`correlation_curve`: Pearson correlation per frame; :func:`hct`: high-correlation time.
 * :func:`psnr`, :func:`ssim`: image-quality scores with an explicit ``data_range``.
+* :func:`video_metrics`: MSE/MAE/PSNR/SSIM by the video papers' conventions (per-frame sums,
+  clipped frames, the SSIM data range published values used next to the correct one);
+  :func:`video_error_curve`: the per-frame-sum MSE per predicted step.
 
 This layer imports only ``physdiff.core`` and torch. Documented in ``docs/api/metrics.md``.
 """
@@ -26,6 +29,8 @@ from ._pointwise import mse as mse
 from ._pointwise import nrmse as nrmse
 from ._pointwise import per_frame_sum as per_frame_sum
 from ._pointwise import rmse as rmse
+from ._video import video_error_curve as video_error_curve
+from ._video import video_metrics as video_metrics
 
 __all__ = [
     "correlation_curve",
@@ -38,4 +43,6 @@ __all__ = [
     "psnr",
     "rmse",
     "ssim",
+    "video_error_curve",
+    "video_metrics",
 ]

@@ -54,9 +54,9 @@ def psnr(
 
 def ssim(
     prediction: torch.Tensor, target: torch.Tensor, *, data_range: float | None = None, window: int = 11,
-    sigma: float = 1.5, ndim: int | None = None,
+    sigma: float = 1.5, ndim: int | None = None, gaussian: bool = True, sample_covariance: bool = False,
 ) -> torch.Tensor:
-    """Structural similarity (Wang et al. 2004) with a Gaussian window, per channel, averaged.
+    """Structural similarity (Wang et al. 2004) with a Gaussian (or uniform) window, per channel, averaged.
 
     At each position ``x`` of a channel, with Gaussian-weighted local statistics
     (weights ``w(u) ~ exp(-|u|^2 / (2 sigma^2))`` on a ``window^d`` cube, summing to 1)::
@@ -68,6 +68,11 @@ def ssim(
 
     with ``C1 = (K1 L)^2``, ``C2 = (K2 L)^2``, ``K1 = 0.01``, ``K2 = 0.03``, ``L = data_range``
     (the weighted, biased variances of the paper; no sample-covariance correction).
+
+    With ``gaussian=False`` the weights are uniform, ``w(u) = 1 / window^d``, and with
+    ``sample_covariance=True`` the variances and the covariance are multiplied by ``n / (n - 1)``,
+    ``n = window^d``: together with ``window=7`` this is scikit-image's ``structural_similarity``
+    default (the one video papers call; see :func:`physdiff.metrics.video_metrics`).
     Reduction: the mean of ``SSIM(x)`` over the positions where the window lies entirely
     inside the field ("valid", no padding), then the mean over channels, frames and samples.
     Identical inputs give exactly 1 (up to rounding).
@@ -78,8 +83,10 @@ def ssim(
             5-dim tensor is read as a 2D trajectory, never as one 3D frame.
         data_range: ``L``, required and positive (never estimated from the data).
         window: odd window size in points per axis; every spatial size must be at least this.
-        sigma: standard deviation of the Gaussian in grid points.
+        sigma: standard deviation of the Gaussian in grid points (unused with ``gaussian=False``).
         ndim: number of spatial axes (2 or 3); needed only to pass single frames.
+        gaussian: Gaussian weights (default) or uniform weights.
+        sample_covariance: the unbiased ``n / (n - 1)`` correction of the local (co)variances.
 
     Returns:
         A 0-d tensor, at most 1.
@@ -115,9 +122,12 @@ def ssim(
     channels = p.reshape(-1, 1, *space)
     truth = y.reshape(-1, 1, *space)
     stacked = torch.cat([channels, truth, channels.square(), truth.square(), channels * truth])
-    local = _gaussian_filter(stacked, window, sigma).chunk(5)
+    local = _window_filter(stacked, window, sigma if gaussian else None).chunk(5)
     mu_p, mu_y, p2, y2, py = local
     var_p, var_y, cov = p2 - mu_p.square(), y2 - mu_y.square(), py - mu_p * mu_y
+    if sample_covariance:
+        n = window ** len(space)
+        var_p, var_y, cov = (v * (n / (n - 1)) for v in (var_p, var_y, cov))
     offset = shift.reshape(-1, *(1,) * (len(space) + 1))
     mu_p, mu_y = mu_p + offset, mu_y + offset
     c1, c2 = (K1 * value_range) ** 2, (K2 * value_range) ** 2
@@ -125,11 +135,13 @@ def ssim(
     return index.mean()
 
 
-def _gaussian_filter(x: torch.Tensor, window: int, sigma: float) -> torch.Tensor:
-    """Separable Gaussian weighted sums of ``x`` ``(N, 1, *space)``, "valid" positions only."""
+def _window_filter(x: torch.Tensor, window: int, sigma: float | None) -> torch.Tensor:
+    """Separable Gaussian (``sigma``) or uniform (``None``) weighted sums of ``x`` ``(N, 1, *space)``,
+    "valid" positions only."""
     centre = (window - 1) / 2
     weights = torch.tensor(
-        [math.exp(-((i - centre) ** 2) / (2 * sigma**2)) for i in range(window)], dtype=torch.float64
+        [1.0 if sigma is None else math.exp(-((i - centre) ** 2) / (2 * sigma**2)) for i in range(window)],
+        dtype=torch.float64,
     )
     weights = (weights / weights.sum()).to(x)
     # One axis at a time: unfold exposes every window as a last axis (a view), the product sums it.

@@ -61,8 +61,10 @@ __all__ += [
 from ._fourier_layer import SpectralConv as SpectralConv
 from ._h1_loss import H1Loss as H1Loss
 from ._h1_loss import NeuralOperatorH1Loss as NeuralOperatorH1Loss
+from ._h1_loss import SobolevLoss as SobolevLoss
 from ._h1_loss import h1_loss as h1_loss
 from ._h1_loss import neuraloperator_h1_loss as neuraloperator_h1_loss
+from ._h1_loss import sobolev_loss as sobolev_loss
 from ._spectral import Dealias as Dealias
 from ._spectral import SpectralDerivative as SpectralDerivative
 from ._spectral import SpectralLaplacian as SpectralLaplacian
@@ -75,8 +77,8 @@ from ._spectral import spectral_poisson as spectral_poisson
 from ._spectral import wavenumbers as wavenumbers
 
 __all__ += [
-    "Dealias", "H1Loss", "NeuralOperatorH1Loss", "SpectralConv", "SpectralDerivative", "SpectralLaplacian",
-    "SpectralPoisson", "dealias", "dealias_mask", "h1_loss", "neuraloperator_h1_loss", "spectral_derivative",
+    "Dealias", "H1Loss", "NeuralOperatorH1Loss", "SobolevLoss", "SpectralConv", "SpectralDerivative", "SpectralLaplacian",
+    "SpectralPoisson", "dealias", "dealias_mask", "h1_loss", "neuraloperator_h1_loss", "sobolev_loss", "spectral_derivative",
     "spectral_laplacian", "spectral_poisson", "wavenumbers",
 ]
 
@@ -87,3 +89,8 @@ from ._sphere import SphericalConv as SphericalConv
 from ._sphere import sphere_coordinates as sphere_coordinates
 
 __all__ += ["SphereLaplacian", "SpherePoisson", "SphericalConv", "sphere_coordinates"]
+
+# --- flow warping (semi-Lagrangian advection step) ---
+from ._warp import warp as warp
+
+__all__ += ["warp"]

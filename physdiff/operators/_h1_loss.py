@@ -40,6 +40,20 @@ blind to the Nyquist mode (``sin(pi) = 0``). With neuraloperator's default
 ``measure = 1`` the wavenumbers are those of a unit box, i.e. ``k_a`` is rescaled
 by ``L_a / measure_a``; the relative losses then differ by that weighting of the
 gradient term.
+
+Relative Sobolev loss of the FNO code (:class:`SobolevLoss`, :func:`sobolev_loss`; the
+``HsLoss`` of ``utilities3.py``, the most likely H1 term of ARK, spatiotemporal.md 1.4). With
+integer wavenumbers ``q`` (``fftfreq(n) * n``: ``0 .. n/2 - 1, -n/2 .. -1``) and the full DFT over
+the spatial axes, per *sample* (channels pooled, as FNO flattens them),
+
+    w(q) = sqrt(1 + a^2 |q|^2)                       (order 1; order 2 adds a_2^2 |q|^4)
+    loss = || w (e_hat) ||_2 / || w (y_hat) ||_2,    e = pred - target,
+
+a relative, not squared, norm, averaged over the batch. On a ``2 pi`` box ``q`` is the physical
+wavenumber, so for one channel ``sobolev_loss(a=a) = h1_loss(relative=True, length=2 pi / a)``
+(``a`` rescales the wavenumbers as a box of length ``2 pi / a`` would; the volume and DFT factors
+cancel in the ratio). For odd ``n`` FNO's wavenumber vector is off by one on the negative half;
+here it is the correct ``fftfreq``.
 """
 
 from __future__ import annotations
@@ -53,7 +67,7 @@ from torch import nn
 from ..core import PhysdiffError, check_field, check_ndim
 from ._spectral import _TWO_PI, _as_lengths, _axis_grids, _cached
 
-__all__ = ["H1Loss", "NeuralOperatorH1Loss", "h1_loss", "neuraloperator_h1_loss"]
+__all__ = ["H1Loss", "NeuralOperatorH1Loss", "SobolevLoss", "h1_loss", "neuraloperator_h1_loss", "sobolev_loss"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -301,3 +315,92 @@ class NeuralOperatorH1Loss(nn.Module):
             f"ndim={self.ndim}, measure={self.measure}, relative={self.relative}, "
             f"reduction={self.reduction!r}, squared={self.squared}"
         )
+
+
+# --------------------------------------------------------------------------- FNO relative Sobolev
+
+
+def _sobolev_weight(shape: tuple[int, ...], a: tuple[float, ...], dtype: torch.dtype, device) -> torch.Tensor:
+    """``1 + sum_m a_m^2 |q|^(2m)`` on the full DFT grid (squared weight ``w^2``)."""
+
+    def build() -> torch.Tensor:
+        grids = torch.meshgrid(*(torch.fft.fftfreq(n, 1.0 / n, dtype=torch.float64) for n in shape), indexing="ij")
+        q2 = sum(g**2 for g in grids)
+        weight = torch.ones_like(q2)
+        for m, am in enumerate(a, start=1):
+            weight = weight + am**2 * q2**m
+        return weight.to(dtype=dtype, device=device)
+
+    return _cached(("sobolev", shape, a, dtype, str(device)), build)
+
+
+def _as_sobolev_a(a: float | Sequence[float], order: int) -> tuple[float, ...]:
+    if order not in (1, 2):
+        raise PhysdiffError(f"order: expected 1 (H1) or 2 (H2), got {order!r}.")
+    values = (a,) * order if isinstance(a, (int, float)) and not isinstance(a, bool) else a
+    if (isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) != order
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values)):
+        raise PhysdiffError(f"a: expected a finite float or {order} floats (one per derivative order), got {a!r}.")
+    return tuple(float(v) for v in values)
+
+
+def sobolev_loss(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    ndim: int,
+    a: float | Sequence[float] = 1.0,
+    order: int = 1,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    """FNO's relative Sobolev loss (functional form of :class:`SobolevLoss`); ``'none'`` keeps ``(batch,)``."""
+    check_ndim(ndim)
+    _check_pair(pred, target, ndim)
+    _check_reduction(reduction)
+    coeffs = _as_sobolev_a(a, order)
+    dims = tuple(range(-ndim, 0))
+    weight = _sobolev_weight(tuple(pred.shape[-ndim:]), coeffs, pred.dtype, pred.device)
+
+    def norm2(u: torch.Tensor) -> torch.Tensor:
+        spec = torch.fft.fftn(u, dim=dims)
+        return ((spec.real**2 + spec.imag**2) * weight).flatten(1).sum(dim=1)
+
+    num, den = norm2(pred - target), norm2(target)
+    return _finish(num, den, False, reduction)
+
+
+class SobolevLoss(nn.Module):
+    """FNO's relative Sobolev (``HsLoss``) loss: ``||w e_hat|| / ||w y_hat||`` with ``w = sqrt(1 + a^2 |q|^2)``.
+
+    Integer wavenumbers ``q`` (a ``2 pi`` box), full DFT over the ``ndim`` trailing axes, one
+    norm per sample over every channel, mean over the batch (``reduction``: ``'mean'``, ``'sum'``
+    or ``'none'``). For a single channel it equals ``H1Loss(ndim, length=2 pi / a, relative=True)``;
+    see the module docstring.
+
+    Args:
+        ndim: spatial axes.
+        a: weight of the gradient term (order 1), or ``(a_1, a_2)`` with ``order=2``
+            (``w^2 = 1 + a_1^2 |q|^2 + a_2^2 |q|^4``).
+        order: 1 (H1) or 2 (H2).
+
+    Example:
+        >>> x = torch.arange(16, dtype=torch.float64) * (2 * math.pi / 16)
+        >>> y = torch.sin(x)[None, None]                 # |q| = 1: weight^2 = 2
+        >>> e = 0.1 * torch.sin(2 * x)[None, None]       # |q| = 2: weight^2 = 5
+        >>> round(SobolevLoss(1)(y + e, y).item() ** 2, 12) == round(0.01 * 5 / 2, 12)
+        True
+    """
+
+    def __init__(self, ndim: int, a: float | Sequence[float] = 1.0, *, order: int = 1,
+                 reduction: str = "mean") -> None:
+        super().__init__()
+        self.ndim = check_ndim(ndim)
+        self.a = _as_sobolev_a(a, order)
+        self.order = order
+        self.reduction = _check_reduction(reduction)
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return sobolev_loss(pred, target, ndim=self.ndim, a=self.a, order=self.order, reduction=self.reduction)
+
+    def extra_repr(self) -> str:
+        return f"ndim={self.ndim}, a={self.a}, order={self.order}, reduction={self.reduction!r}"

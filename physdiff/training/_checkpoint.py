@@ -105,12 +105,25 @@ def check_resumable(checkpoint: Mapping[str, Any], config: Any, path: str | os.P
     if missing:
         raise PhysdiffError(f"{where}: not a training checkpoint (missing {missing}); resume from last.pt, "
                             "or load weights only with load_weights().")
-    stored, current, free = checkpoint["train_config"], config.to_dict(), config.RESUMABLE_CHANGES
+    current, free = config.to_dict(), config.RESUMABLE_CHANGES
+    # Fields added to TrainConfig after a checkpoint was written take their defaults there.
+    stored = _with_defaults(checkpoint["train_config"], type(config)().to_dict())
     diffs = [f"{k}: checkpoint {stored.get(k)!r} vs now {current.get(k)!r}" for k in current
              if k not in free and stored.get(k) != current.get(k)]
     if diffs:
         raise PhysdiffError(f"{where}: the training configuration differs from the checkpoint's: " + "; ".join(diffs)
                             + ". Only " + ", ".join(free) + " may change on resume.")
+
+
+def _with_defaults(stored: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """``stored`` with the keys it lacks taken from ``defaults`` (recursively for sections)."""
+    merged = dict(stored)
+    for key, value in defaults.items():
+        if key not in merged:
+            merged[key] = value
+        elif isinstance(value, Mapping) and isinstance(merged[key], Mapping):
+            merged[key] = _with_defaults(merged[key], value)
+    return merged
 
 
 def load_weights(model: nn.Module, path: str | os.PathLike) -> dict[str, Any]:

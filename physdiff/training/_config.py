@@ -87,12 +87,17 @@ class TeacherForcingConfig(Section):
     With ``x = s / decay_steps``: ``linear`` ``p = start + (end - start) min(x, 1)``; ``exponential``
     ``p = end + (start - end) exp(-5 x)``; ``inverse_sigmoid`` ``p = end + (start - end) / (1 + exp(10 (x - 1/2)))``
     (both within 1 % of ``end`` at ``x = 1``). The default ``start = end = 0`` is free rollout.
+
+    ``per_sample = false``: one draw per unrolled step, shared by the batch. ``per_sample = true``:
+    scheduled sampling as in MoDeRNN and PredRNN, a draw per sample and step (a mask
+    ``(B, horizon - 1)``); ``start = 1, end = 0, kind = "linear"`` is their linear schedule.
     """
 
     start: float = 0.0
     end: float = 0.0
     decay_steps: int = 1000
     kind: str = "linear"
+    per_sample: bool = False
 
     def _validate(self) -> None:
         probability(self, "start")
@@ -128,7 +133,15 @@ class TrainConfig(Section):
         steps: optimiser steps (iterations) of the whole run.
         batch_size: windows per global batch (split evenly across distributed ranks).
         context_frames: frames given to the model before it predicts.
-        horizon: frames predicted (unrolled) per window; the loss is the MSE over them.
+        horizon: frames predicted (unrolled) per window; the loss (``loss``) is taken over them.
+        loss: ``"mse"`` (mean squared error over every entry), ``"l1"`` (mean absolute error) or
+            ``"l1_mse"`` (their sum: MoDeRNN's L1 + L2 loss, up to a constant factor).
+        loss_on_context: also score the one-step predictions made during the context phase
+            (frames ``1 .. context_frames - 1``, each from the true frame before it), so the loss
+            covers every one-step prediction (PhyDNet, SwinLSTM); false: the future frames only.
+        reverse_sequences: reverse-sequence augmentation (MoDeRNN): every step makes a second
+            forward/backward pass and optimiser update on the time-reversed windows, with the same
+            teacher-forcing draws or masks. A step then costs two updates.
         checkpoint_rollout: gradient checkpointing of the unroll (the learner's ``checkpoint=True``).
         checkpoint_segment: steps per checkpointed segment (None: ``ceil(sqrt(horizon))``).
         detach_every: truncated backpropagation through time every this many unrolled steps.
@@ -150,6 +163,9 @@ class TrainConfig(Section):
     batch_size: int = 8
     context_frames: int = 1
     horizon: int = 1
+    loss: str = "mse"
+    loss_on_context: bool = False
+    reverse_sequences: bool = False
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
@@ -188,6 +204,7 @@ class TrainConfig(Section):
         positive(self, "grad_clip", optional=True)
         at_least(self, "num_workers", 0)
         choice(self, "dtype", ("float32", "float64"))
+        choice(self, "loss", ("mse", "l1", "l1_mse"))
         if self.curriculum.start is not None and self.curriculum.start > self.horizon:
             raise PhysdiffError(
                 f"TrainConfig: curriculum.start: expected at most horizon = {self.horizon}, got {self.curriculum.start}."

@@ -6,9 +6,14 @@ One step ``s`` (0-based) of :meth:`Trainer.fit`::
     lr  = optimizer.lr * lr_factor(s) * nan_guard.lr_scale
     x   = next global batch (this rank's share)   (b, context_frames + horizon, C, *space)
     u   = model(x[:, :context_frames], H, targets=x[:, context_frames:], teacher_forcing=p, ...)
-    L   = mean((u - x[:, context_frames:context_frames + H])^2) + model.auxiliary_loss(context)
+          (teacher_forcing.per_sample: forcing_mask = rand(b, H - 1) < p instead, one draw per sample and step)
+    L   = loss(u, x[:, context_frames:context_frames + H]) + model.auxiliary_loss(context)
+          + model.prediction_loss(u, the same truth)
+          (loss: mse, l1 or l1 + mse; loss_on_context: u and the truth start at frame 1, covering
+          the context phase's one-step predictions too)
     grads averaged over ranks, clipped to grad_clip; applied if L and |grad| are finite,
     otherwise the NaN guard rolls back (see ``_guard.py``).
+    reverse_sequences: the same again (same draws or masks) on x.flip(1), a second update.
 
 After the step, with ``step = s + 1`` steps done: a log line every ``log_every`` steps,
 validation every ``validate_every`` steps (and at the end), ``last.pt`` every
@@ -222,23 +227,65 @@ class Trainer:
         return torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else contextlib.nullcontext()
 
     def _train_step(self) -> dict[str, Any]:
-        cfg, model, s = self.config, self.model, self.step
+        cfg, s = self.config, self.step
         batch = self.stream.next().to(self.device, self.dtype)
         horizon = horizon_at(cfg.curriculum, s, cfg.horizon)
         p = teacher_forcing_at(cfg.teacher_forcing, s)
         lr = cfg.optimizer.lr * lr_factor(cfg.schedule, s, cfg.steps) * self.guard.lr_scale
         for group in self.optimizer.param_groups:
             group["lr"] = lr
+        forcing: dict[str, Any] = {}  # the same draws for the forward and the reversed pass
+        if cfg.teacher_forcing.per_sample:
+            if p > 0 and horizon > 1:
+                draws = torch.rand(batch.shape[0], horizon - 1, generator=self.tf_generator)
+                forcing["forcing_mask"] = draws < p
+        elif p > 0:
+            forcing = {"teacher_forcing": p, "generator": self.tf_generator}
+        before = self.tf_generator.get_state()
+        record: dict[str, Any] = {"step": s + 1, "kind": "train", "lr": lr, "horizon": horizon, "teacher_forcing": p}
+        passes = [("", batch)] + ([("_reversed", batch.flip(1))] if cfg.reverse_sequences else [])
+        for suffix, windows in passes:
+            if suffix and "generator" in forcing:  # replay the forward pass's per-step draws
+                replay = torch.Generator()
+                replay.set_state(before)
+                forcing = {**forcing, "generator": replay}
+            total_value, aux_value, grad_norm, skipped = self._update(windows, horizon, forcing, s, lr)
+            record[f"loss{suffix}"] = total_value
+            record[f"grad_norm{suffix}"] = grad_norm
+            if aux_value is not None:
+                record[f"aux_loss{suffix}"] = aux_value
+            if skipped:
+                record["skipped"] = True
+        self.step = s + 1
+        return record
+
+    def _loss(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        kind = self.config.loss
+        if kind == "mse":
+            return F.mse_loss(prediction, target)
+        if kind == "l1":
+            return F.l1_loss(prediction, target)
+        return F.mse_loss(prediction, target) + F.l1_loss(prediction, target)
+
+    def _update(self, batch: torch.Tensor, horizon: int, forcing: dict[str, Any], s: int,
+                lr: float) -> tuple[float, float | None, float, bool]:
+        """One forward/backward pass and optimiser update: ``(loss, aux loss, gradient norm, skipped)``."""
+        cfg, model = self.config, self.model
         context = batch[:, : cfg.context_frames]
         targets = batch[:, cfg.context_frames : cfg.context_frames + horizon]
         self.guard.begin_step(model, self.optimizer)
         self.optimizer.zero_grad(set_to_none=True)
         with self._autocast():
-            prediction = model(context, horizon, targets=targets if p > 0 else None, teacher_forcing=p,
-                               generator=self.tf_generator, checkpoint=cfg.checkpoint_rollout,
-                               checkpoint_every=cfg.checkpoint_segment, detach_every=cfg.detach_every)
-            loss = F.mse_loss(prediction.to(targets.dtype), targets)
+            prediction = model(context, horizon, targets=targets if forcing else None, **forcing,
+                               checkpoint=cfg.checkpoint_rollout, checkpoint_every=cfg.checkpoint_segment,
+                               detach_every=cfg.detach_every, return_context=cfg.loss_on_context)
+            # With loss_on_context the predictions start at frame 1 (the context phase's one-step outputs).
+            truth = batch[:, 1 : cfg.context_frames + horizon] if cfg.loss_on_context else targets
+            loss = self._loss(prediction.to(truth.dtype), truth)
             aux = model.auxiliary_loss(context)
+            extra = model.prediction_loss(prediction.to(truth.dtype), truth)
+            if extra is not None:
+                aux = extra if aux is None else aux + extra
             total = loss if aux is None else loss + aux
         total.backward()
         D.average_gradients(model, self.dist)
@@ -251,24 +298,18 @@ class Trainer:
             grad_norm = 0.0
         values = [float(total.detach()), 0.0 if aux is None else float(aux.detach())]
         total_value, aux_value = (v / self.dist.world_size for v in D.all_sum(values, self.dist, self.device))
-        record: dict[str, Any] = {"step": s + 1, "kind": "train", "loss": total_value, "lr": lr, "horizon": horizon,
-                                  "teacher_forcing": p, "grad_norm": grad_norm}
-        if aux is not None:
-            record["aux_loss"] = aux_value
         if math.isfinite(total_value) and math.isfinite(grad_norm):
             self.optimizer.step()
             self.guard.succeeded()
-        else:
-            what = "the loss" if not math.isfinite(total_value) else "the gradient norm"
-            try:
-                message = self.guard.failed(model, self.optimizer, s + 1, what)
-            except PhysdiffError as exc:
-                self._record({"step": s + 1, "kind": "event", "event": "nan_guard_stop", "lr": lr, "message": str(exc)})
-                raise
-            self._record({"step": s + 1, "kind": "event", "event": "nan_guard", "lr": lr, "message": message})
-            record["skipped"] = True
-        self.step = s + 1
-        return record
+            return total_value, None if aux is None else aux_value, grad_norm, False
+        what = "the loss" if not math.isfinite(total_value) else "the gradient norm"
+        try:
+            message = self.guard.failed(model, self.optimizer, s + 1, what)
+        except PhysdiffError as exc:
+            self._record({"step": s + 1, "kind": "event", "event": "nan_guard_stop", "lr": lr, "message": str(exc)})
+            raise
+        self._record({"step": s + 1, "kind": "event", "event": "nan_guard", "lr": lr, "message": message})
+        return total_value, None if aux is None else aux_value, grad_norm, True
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> dict[str, float]:

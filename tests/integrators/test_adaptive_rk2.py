@@ -118,3 +118,62 @@ def test_state_that_does_not_fit_the_gate_raises(shape, dtype, match):
     integrator = AdaptiveRK2(lambda u: -u, channels=2, ndim=2)
     with pytest.raises(PhysdiffError, match=match):
         integrator(torch.zeros(shape, dtype=dtype), 0.1)
+
+
+# ----------------------------------------------------------------- the ARK (stage-gated) form
+
+
+@pytest.mark.parametrize("ndim", [1, 2])
+def test_stages_form_with_gate_half_and_identity_maps_is_heun(ndim):
+    rhs = nonlinear_rhs(ndim)
+    u = torch.randn((2, 2) + (5,) * ndim, dtype=torch.float64)
+    integrator = AdaptiveRK2(rhs, channels=2, ndim=ndim, form="stages", gate=0.5).double()
+    for step in (0.1, torch.tensor([0.1, -0.05], dtype=torch.float64)):
+        assert torch.equal(integrator(u, step), Heun(rhs)(u, step))
+    integrator.fixed_gate = 1.0  # all weight on k1: forward Euler
+    torch.testing.assert_close(integrator(u, 0.1), Euler(rhs)(u, 0.1), rtol=0, atol=0)
+
+
+def test_stages_form_learned_gate_and_maps_follow_the_formula():
+    """u + dt (g W1(k1) + (1 - g) W2(k2)), g = sigmoid(Conv1x1([k1, k2])), recomputed by hand."""
+    torch.manual_seed(4)
+    rhs = DampedTanh(4, 2)
+    integrator = AdaptiveRK2(rhs, channels=4, ndim=2, gate_kernel_size=1, form="stages", stage_maps="learned").double()
+    u = torch.randn(2, 4, 5, 5, dtype=torch.float64)
+    k1 = rhs(u)
+    k2 = rhs(u + 0.3 * k1)
+    w, b = integrator.gate_conv.weight[:, :, 0, 0], integrator.gate_conv.bias
+    g = torch.sigmoid(torch.einsum("oc,bchw->bohw", w, torch.cat([k1, k2], 1)) + b[:, None, None])
+    w1, w2 = integrator.stage_maps
+    expected = u + 0.3 * (g * w1(k1) + (1 - g) * w2(k2))
+    torch.testing.assert_close(integrator(u, 0.3), expected)
+    assert isinstance(w1[1], torch.nn.GroupNorm) and w1[1].num_groups == 4
+    names = {n.split(".")[0] for n, _ in integrator.named_parameters()}
+    assert names == {"rhs", "gate_conv", "stage_maps"}
+
+
+def test_stages_form_gradcheck():
+    torch.manual_seed(5)
+    integrator = AdaptiveRK2(DampedTanh(2, 1), channels=2, ndim=1, form="stages", stage_maps="learned").double()
+    names = [name for name, _ in integrator.named_parameters()]
+    params = [p.detach().clone().requires_grad_(True) for p in integrator.parameters()]
+    u = torch.randn(2, 2, 6, dtype=torch.float64, requires_grad=True)
+
+    def step(u, *params):
+        return torch.func.functional_call(integrator, dict(zip(names, params)), (u, 0.2))
+
+    assert torch.autograd.gradcheck(step, (u, *params))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(form="ark"), "form"),
+        (dict(channels=2, ndim=2, stage_maps="learned"), "only the 'stages' form"),
+        (dict(form="stages", stage_maps="learned", gate=0.5), "needs channels and ndim"),
+        (dict(channels=2, ndim=2, form="stages", stage_maps=(torch.nn.Identity(),)), "two nn.Modules"),
+    ],
+)
+def test_invalid_stage_configurations_raise(kwargs, match):
+    with pytest.raises(PhysdiffError, match=match):
+        AdaptiveRK2(DampedTanh(2, 2), **kwargs)

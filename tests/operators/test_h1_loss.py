@@ -8,7 +8,15 @@ import pytest
 import torch
 
 from physdiff.core import PhysdiffError
-from physdiff.operators import H1Loss, NeuralOperatorH1Loss, SpectralDerivative, h1_loss, neuraloperator_h1_loss
+from physdiff.operators import (
+    H1Loss,
+    NeuralOperatorH1Loss,
+    SobolevLoss,
+    SpectralDerivative,
+    h1_loss,
+    neuraloperator_h1_loss,
+    sobolev_loss,
+)
 
 F64 = torch.float64
 
@@ -179,3 +187,51 @@ def test_bad_inputs_raise_physdiff_error(call):
     with pytest.raises(PhysdiffError, match="expected") as info:
         call()
     assert "got" in str(info.value)
+
+
+# ----------------------------------------------------------------- FNO relative Sobolev loss
+
+
+def _trig_pair(n: int = 16):
+    x = torch.arange(n, dtype=torch.float64) * (2 * math.pi / n)
+    xx, yy = torch.meshgrid(x, x, indexing="ij")
+    target = torch.sin(xx) + 0.5 * torch.cos(2 * yy)           # |q|^2 = 1 (amp 1), 4 (amp 0.5)
+    error = 0.1 * torch.sin(3 * xx + yy)                        # |q|^2 = 10 (amp 0.1)
+    return target[None, None], (target + error)[None, None]
+
+
+@pytest.mark.parametrize("a", [1.0, 0.5, 2.0])
+def test_sobolev_loss_matches_a_hand_computation_on_a_trigonometric_polynomial(a):
+    target, pred = _trig_pair()
+    # ||w f_hat||^2 is proportional to sum over modes of (1 + a^2 |q|^2) * mean square of the mode (Parseval)
+    num = (1 + 10 * a**2) * 0.1**2 / 2
+    den = (1 + a**2) * 1 / 2 + (1 + 4 * a**2) * 0.5**2 / 2
+    expected = math.sqrt(num / den)
+    assert SobolevLoss(2, a)(pred, target).item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_sobolev_loss_order_two_hand_computation():
+    target, pred = _trig_pair()
+    num = (1 + 10 * 1.0 + 100 * 0.25) * 0.1**2 / 2
+    den = (1 + 1 + 0.25) / 2 + (1 + 4 + 16 * 0.25) * 0.25 / 2
+    assert sobolev_loss(pred, target, ndim=2, a=(1.0, 0.5), order=2).item() == pytest.approx(math.sqrt(num / den))
+
+
+@pytest.mark.parametrize("a", [1.0, 0.5])
+def test_sobolev_loss_is_the_relative_spectral_h1_loss_on_a_box_of_length_two_pi_over_a(a):
+    torch.manual_seed(0)
+    pred, target = torch.randn(3, 1, 12, 10, dtype=torch.float64), torch.randn(3, 1, 12, 10, dtype=torch.float64)
+    ours = sobolev_loss(pred, target, ndim=2, a=a, reduction="none")
+    core = h1_loss(pred, target, ndim=2, length=2 * math.pi / a, relative=True, reduction="none")[:, 0]
+    torch.testing.assert_close(ours, core, rtol=1e-12, atol=0)
+
+
+def test_sobolev_loss_pools_channels_per_sample_and_rejects_bad_input():
+    torch.manual_seed(1)
+    pred, target = torch.randn(2, 3, 8, 8, dtype=torch.float64), torch.randn(2, 3, 8, 8, dtype=torch.float64)
+    assert sobolev_loss(pred, target, ndim=2, reduction="none").shape == (2,)
+    assert sobolev_loss(target, target, ndim=2).item() == 0.0
+    with pytest.raises(PhysdiffError, match="order"):
+        sobolev_loss(pred, target, ndim=2, order=3)
+    with pytest.raises(PhysdiffError, match="a: expected"):
+        sobolev_loss(pred, target, ndim=2, a=(1.0, 2.0))

@@ -153,6 +153,20 @@ def test_auxiliary_loss_is_added_and_logged(tmp_path):
     assert first["aux_loss"] > 0 and first["loss"] > first["aux_loss"]
 
 
+def test_prediction_loss_of_the_learner_is_added_to_the_mse(tmp_path):
+    m = model()
+    seen = []
+
+    def prediction_loss(prediction, targets):
+        seen.append((prediction.shape, targets.shape))
+        return 5.0 + 0 * prediction.sum()
+
+    m.prediction_loss = prediction_loss
+    first = Trainer(m, config(steps=1, horizon=2), TRAIN, out_dir=tmp_path).fit().history[0]
+    assert first["aux_loss"] == pytest.approx(5.0) and first["loss"] > 5.0
+    assert seen[0][0] == seen[0][1] and seen[0][0][1] == 2
+
+
 def test_log_files(tmp_path):
     Trainer(model(), config(steps=4, log_every=2, validate_every=2), TRAIN, VAL, out_dir=tmp_path).fit()
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]

@@ -20,7 +20,7 @@ from .._base import SequenceLearner
 
 __all__ = ["ConvLSTM", "ConvLSTMCell"]
 
-PADDING_MODES = ("circular", "zeros", "reflect", "replicate")
+PADDING_MODES = ("circular", "zeros", "reflect", "replicate", "cylinder")
 CellState = tuple[torch.Tensor, torch.Tensor]
 
 
@@ -39,10 +39,16 @@ def check_kernel_size(value: object, where: str) -> int:
     return value
 
 
-def check_padding_mode(value: object, where: str) -> str:
+def check_padding_mode(value: object, where: str, ndim: int | None = None) -> str:
     if value not in PADDING_MODES:
         raise PhysdiffError(
-            f"{where}: padding_mode: expected one of {PADDING_MODES} ('circular' for periodic domains), got {value!r}."
+            f"{where}: padding_mode: expected one of {PADDING_MODES} ('circular' for periodic domains, 'cylinder' "
+            f"for latitude-longitude fields), got {value!r}."
+        )
+    if value == "cylinder" and ndim is not None and ndim != 2:
+        raise PhysdiffError(
+            f"{where}: padding_mode 'cylinder' (circular along longitude, zeros along latitude) needs a 2D "
+            f"(latitude, longitude) field, got ndim={ndim}. Use 'circular' or 'zeros' for {ndim}D fields."
         )
     return value  # type: ignore[return-value]
 
@@ -66,6 +72,15 @@ def same_padding(x: torch.Tensor, kernel_size: int, mode: str) -> torch.Tensor:
     p = kernel_size // 2
     if p == 0:
         return x
+    if mode == "cylinder":
+        # (B, C, lat, lon): periodic in longitude (last axis), zeros beyond the poles
+        if x.dim() != 4:
+            raise PhysdiffError(f"cylinder padding: expected a 2D field (B, C, lat, lon), got shape {tuple(x.shape)}.")
+        n = x.shape[-1]
+        if p > n:
+            raise PhysdiffError(f"cylinder padding: kernel_size {kernel_size} needs at least {p} longitudes, got {n}.")
+        x = torch.cat([x.narrow(-1, n - p, p), x, x.narrow(-1, 0, p)], dim=-1)
+        return F.pad(x, (0, 0, p, p))
     if mode == "circular":
         for dim in range(2, x.dim()):
             n = x.shape[dim]
@@ -116,7 +131,8 @@ class ConvLSTMCell(nn.Module):
         hidden_channels: channels of ``h`` and ``c``.
         kernel_size: odd width of the convolution on every axis.
         ndim: spatial dimensions (1, 2 or 3).
-        padding_mode: 'circular' (periodic domains), 'zeros', 'reflect' or 'replicate'.
+        padding_mode: 'circular' (periodic domains), 'zeros', 'reflect', 'replicate' or 'cylinder'
+            (2D latitude-longitude: circular in longitude, zeros in latitude).
 
     Attributes:
         weight: ``(4 hidden, in_channels + hidden, k, ..., k)``, gate blocks in the order i, f, o, g;
@@ -134,7 +150,7 @@ class ConvLSTMCell(nn.Module):
         if ndim not in (1, 2, 3):
             raise PhysdiffError(f"{where}: ndim: expected 1, 2 or 3, got {ndim!r}.")
         self.ndim = ndim
-        self.padding_mode = check_padding_mode(padding_mode, where)
+        self.padding_mode = check_padding_mode(padding_mode, where, ndim)
         self._conv = getattr(F, f"conv{ndim}d")
         fan_in = in_channels + hidden_channels
         self.weight = nn.Parameter(torch.empty(4 * hidden_channels, fan_in, *(kernel_size,) * ndim))
@@ -228,7 +244,7 @@ class ConvLSTM(SequenceLearner):
         ndim: spatial dimensions (1, 2 or 3).
         hidden_channels: hidden channels of each layer (its length is the number of layers).
         kernel_size: odd convolution width of every cell.
-        padding_mode: 'circular' (periodic data), 'zeros', 'reflect' or 'replicate'.
+        padding_mode: 'circular' (periodic data), 'zeros', 'reflect', 'replicate' or 'cylinder' (2D sphere).
         residual: predict the increment (see above).
         time_step: physical interval between frames, if fixed (else None).
     """
@@ -240,7 +256,7 @@ class ConvLSTM(SequenceLearner):
         where = type(self).__name__
         self.hidden_channels = check_channel_tuple(hidden_channels, "hidden_channels", where)
         self.kernel_size = check_kernel_size(kernel_size, where)
-        self.padding_mode = check_padding_mode(padding_mode, where)
+        self.padding_mode = check_padding_mode(padding_mode, where, ndim)
         self.residual = bool(residual)
         inputs = (channels, *self.hidden_channels[:-1])
         self.cells = nn.ModuleList(
