@@ -52,7 +52,13 @@ docs-serve: $(DOCS_STAMP)
 
 # Rerun every example and results script at a small size and rewrite docs/gallery/ (minutes).
 # `make gallery GALLERY="pimrl_table"` reruns only the named entries.
-gallery: $(STAMP)
+# The video results script reads Moving MNIST digits from the `video` extra.
+GALLERY_STAMP := $(VENV)/.gallery-installed
+$(GALLERY_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[test,video]"
+	touch $(GALLERY_STAMP)
+
+gallery: $(GALLERY_STAMP)
 	$(BIN)/python docs/_site/gallery.py $(GALLERY)
 
 # Wheel and sdist into dist/, then installed into a clean venv and run (validation/check_wheel.sh).

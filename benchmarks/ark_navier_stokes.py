@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         per_seq, per_lead, pred = evaluate(name, data, scale, out)
         results[name], preds[name], leads[name] = per_seq, pred, per_lead
-    figs = figures(data, preds, leads, ROOT / "docs")
+    figs = figures(data, preds, leads, Path(args.page).parent)  # beside the page (docs/ by default)
     table = ["| model | parameters | N-MSE (mean over 24 test sequences) | spread (std) | steps run (best) | "
              "train time |", "|---|---|---|---|---|---|"]
     for name in names:

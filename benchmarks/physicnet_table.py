@@ -313,7 +313,8 @@ def main(argv: list[str] | None = None) -> int:
               f"params {record['params']} time {record['train_seconds']:.0f}s", flush=True)
     if args.no_docs:
         return 0
-    pictures = figures(data, predictions, DOCS / "figures", root)
+    # Figures go beside the results page (docs/figures by default; the gallery runs it elsewhere).
+    pictures = figures(data, predictions, Path(args.results).parent / "figures", root)
     write_docs(Path(args.results), rows, pictures, args)
     return 0
 

@@ -25,15 +25,17 @@ def _nav_pages() -> list[str]:
     return re.findall(r"^\s+- (?:[^:\n]+: )?(\S+\.md)\s*$", nav, flags=re.M)
 
 
-def _gallery_entries() -> dict[str, str]:
-    """``{name: script}`` of the gallery's ENTRIES, read from its source (no import, no run)."""
+def _gallery_entries() -> tuple[dict[str, str], set[str]]:
+    """``{name: script}`` of the gallery's ENTRIES and its PENDING names, read from its source (no import, no run)."""
     tree = ast.parse((DOCS / "_site" / "gallery.py").read_text())
-    entries = {}
-    for call in ast.walk(tree):
-        if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "Entry":
-            name, script = (arg.value for arg in call.args[:2])
+    entries, pending = {}, set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Entry":
+            name, script = (arg.value for arg in node.args[:2])
             entries[name] = script
-    return entries
+        if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", None) == "PENDING":
+            pending = set(ast.literal_eval(node.value))
+    return entries, pending
 
 
 def test_every_page_is_in_the_nav_and_every_nav_entry_exists():
@@ -57,15 +59,24 @@ def test_every_public_subpackage_has_a_reference_block():
 
 
 def test_every_example_and_results_script_has_a_gallery_page():
-    entries = _gallery_entries()
+    """Examples, the scripts `make results` runs, and every benchmark script that writes a results page."""
+    entries, pending = _gallery_entries()
     results_recipe = re.search(r"^results:.*\n((?:\t.*\n)+)", (ROOT / "Makefile").read_text(), flags=re.M)
     assert results_recipe is not None, "the Makefile has no `results` target"
     scripts = {str(p.relative_to(ROOT)) for p in (ROOT / "examples").glob("*.py")}
     scripts |= set(re.findall(r"python (\S+\.py)", results_recipe.group(1)))
+    # A results script is one that writes a results page of docs/ (results.md, results_video.md, ...).
+    scripts |= {str(p.relative_to(ROOT)) for p in (ROOT / "benchmarks").glob("*.py")
+                if re.search(r"results(_\w+)?\.md", p.read_text())}
     assert sorted(scripts - set(entries.values())) == [], "add an Entry to ENTRIES in docs/_site/gallery.py"
     nav = set(_nav_pages())
+    assert pending <= set(entries), "PENDING in docs/_site/gallery.py names entries that do not exist"
     for name in entries:
-        assert f"gallery/{name}.md" in nav, f"add gallery/{name}.md to the Gallery section of mkdocs.yml's nav"
+        page = DOCS / "gallery" / f"{name}.md"
+        if name in pending:
+            assert not page.exists(), f"{page.name} exists: remove {name!r} from PENDING and add it to the nav"
+        else:
+            assert f"gallery/{name}.md" in nav, f"add gallery/{name}.md to the Gallery section of mkdocs.yml's nav"
 
 
 def test_gallery_pages_show_only_figures_that_exist():
