@@ -180,8 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         per_seq, per_lead, pred = evaluate(name, data, scale, out)
         results[name], preds[name], leads[name] = per_seq, pred, per_lead
-    (ROOT / "docs" / "images").mkdir(parents=True, exist_ok=True)
-    figs = figures(data, preds, leads, ROOT / "docs" / "images")
+    images = Path(args.page).parent / "images"  # beside the page (docs/images by default)
+    images.mkdir(parents=True, exist_ok=True)
+    figs = figures(data, preds, leads, images)
     table = ["| model | parameters | N-MSE (mean over 24 test sequences) | spread (std) | steps run (best) | "
              "train time |", "|---|---|---|---|---|---|"]
     for name in names:

@@ -23,7 +23,7 @@ import math
 import platform
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -254,13 +254,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="navier-stokes,geopotential")
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=None, help="maximum training steps (default: each benchmark's)")
     parser.add_argument("--results", default=str(Path(__file__).resolve().parents[1] / "docs" / "results_convrnn.md"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     root = Path(args.out)
     seeds = [int(s) for s in args.seeds.split(",")]
     for name in args.only.split(","):
-        bench = BENCHMARKS[name]
+        bench = BENCHMARKS[name] if args.steps is None else replace(BENCHMARKS[name], max_steps=args.steps)
         data = make_data(bench, root)
         results = [run_one(bench, model, seed, data, root) for seed in seeds for model in args.models.split(",")]
         body = table(bench, results, seeds, persistence(data["test"], bench))

@@ -322,7 +322,10 @@ def main(argv: list[str] | None = None) -> int:
               f"params {record['params']} time {record['train_seconds']:.0f}s", flush=True)
     if args.no_docs:
         return 0
-    pictures = figures(data, predictions, DOCS / "images", root)
+    # Figures go beside the results page (docs/images by default; the gallery runs it elsewhere).
+    images = Path(args.results).parent / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    pictures = figures(data, predictions, images, root)
     write_docs(Path(args.results), rows, pictures, args)
     return 0
 

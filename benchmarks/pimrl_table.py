@@ -5,7 +5,8 @@
 For each of the five datasets (KdV, 2D Burgers, 2D FitzHugh-Nagumo, 2D and 3D Gray-Scott) it
 generates the data with physdiff's solvers, trains PIMRL, PeRCNN, ConvLSTM, FNO and PIMRL's
 three ablations with seeds 0..S-1 (see ``physdiff/experiments``), evaluates free rollouts on
-held-out test trajectories, and writes mean and spread over seeds next to the paper's RMSE.
+held-out test trajectories, and writes mean and spread over seeds next to the paper's RMSE,
+with plots of each dataset's rollouts in ``OUT/NAME/plots``.
 Finished runs are reused, so an interrupted run continues where it stopped. The table block
 between the ``<!-- results:NAME:begin -->`` and ``<!-- results:NAME:end -->`` markers of
 ``docs/results.md`` is replaced (atomically; ``--block NAME``, default ``main``, so runs with
@@ -22,7 +23,14 @@ from pathlib import Path
 
 import torch
 
-from physdiff.experiments import BENCHMARK_SETUPS, aggregate, format_table, run_experiment, write_marked_block
+from physdiff.experiments import (
+    BENCHMARK_SETUPS,
+    aggregate,
+    format_table,
+    plot_comparison,
+    run_experiment,
+    write_marked_block,
+)
 
 #: RMSE reported in the PIMRL paper (arXiv 2503.10253, via a paper note; systems.md 2.4).
 PAPER = {
@@ -112,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = aggregate(results)
         table = format_table(rows, paper=PAPER.get(setup.name))
         print(f"\n{setup.title}\n{format_table(rows, markdown=False, paper=PAPER.get(setup.name))}")
+        plots = plot_comparison(setup, Path(args.out) / setup.name, results)
+        print(f"plots: {', '.join(str(p) for p in plots)}")
         blocks.append(
             f"### {setup.title}\n\nGrid {'x'.join(map(str, setup.shape))}, micro dt = {setup.dt:g}, "
             f"k = {setup.k} (macro Dt = {setup.macro_dt:g}), bursts of {setup.burst.burst_length} frames every "

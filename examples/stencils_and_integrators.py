@@ -1,6 +1,6 @@
 """A tour of physdiff's core: exact stencils, observed orders, and a heat-equation solve.
 
-Run with ``make demo`` (or ``python examples/stencils_and_integrators.py``). Every figure
+Run with ``make tour`` (or ``python examples/stencils_and_integrators.py``). Every figure
 printed here is computed on the spot; nothing is hard-coded.
 
 1. Derive stencils from the Taylor system and print their exact weights and accuracy.

@@ -25,7 +25,9 @@ import torch
 
 from ..core import PhysdiffError
 
+#: The ``schema`` attribute every physdiff trajectory file carries.
 SCHEMA = "physdiff.trajectories"
+#: Version of the trajectory-file layout this release writes and reads.
 SCHEMA_VERSION = 1
 
 TRAJECTORIES = "trajectories"

@@ -53,6 +53,7 @@ class Arm:
     ablation: bool = False
 
 
+#: Every compared model of the benchmark: PIMRL, its ablations, PeRCNN and the baselines.
 ARMS: tuple[Arm, ...] = (
     Arm("pimrl", "PIMRL", _pimrl("full"), pretrain_micro=True),
     Arm("percnn", "PeRCNN", lambda s, c, h: _percnn(s, c, h, s.k)),

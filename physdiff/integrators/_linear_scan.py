@@ -45,6 +45,8 @@ from ..core import PhysdiffError
 
 __all__ = ["SCAN_METHODS", "linear_scan", "log_linear_scan", "resolve_scan_method"]
 
+#: Values of ``method`` for :func:`linear_scan`: ``"auto"`` measures the other two once per setting
+#: (:func:`resolve_scan_method`), ``"sequential"`` loops over time, ``"log"`` is the log-space scan.
 SCAN_METHODS = ("auto", "sequential", "log")
 ScanMethod = Literal["auto", "sequential", "log"]
 

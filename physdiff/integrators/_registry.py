@@ -11,23 +11,26 @@ from fractions import Fraction as F
 
 from ._tableau import ButcherTableau
 
+#: Forward Euler, first order, one stage.
 EULER_TABLEAU = ButcherTableau(a=[[0]], b=[1], c=[0], order=1, name="euler", ssp_coefficient=1)
 
+#: The explicit midpoint method, second order, two stages.
 MIDPOINT_TABLEAU = ButcherTableau(
     a=[[0, 0], [F(1, 2), 0]], b=[0, 1], c=[0, F(1, 2)], order=2, name="midpoint"
 )
 
+#: Heun's method (the explicit trapezoidal rule), second order, two stages, SSP.
 HEUN_TABLEAU = ButcherTableau(
     a=[[0, 0], [1, 0]], b=[F(1, 2), F(1, 2)], c=[0, 1], order=2, name="heun", ssp_coefficient=1
 )
 
-# Ralston's second-order method minimises the leading error coefficient among two-stage methods.
+#: Ralston's second-order method minimises the leading error coefficient among two-stage methods.
 RALSTON_TABLEAU = ButcherTableau(
     a=[[0, 0], [F(2, 3), 0]], b=[F(1, 4), F(3, 4)], c=[0, F(2, 3)], order=2, name="ralston",
     ssp_coefficient=F(1, 2),
 )
 
-# Shu-Osher three-stage third-order strong-stability-preserving method.
+#: Shu-Osher three-stage third-order strong-stability-preserving method.
 SSPRK3_TABLEAU = ButcherTableau(
     a=[[0, 0, 0], [1, 0, 0], [F(1, 4), F(1, 4), 0]],
     b=[F(1, 6), F(1, 6), F(2, 3)],
@@ -37,6 +40,7 @@ SSPRK3_TABLEAU = ButcherTableau(
     ssp_coefficient=1,
 )
 
+#: The classical fourth-order Runge-Kutta method, four stages.
 RK4_TABLEAU = ButcherTableau(
     a=[[0, 0, 0, 0], [F(1, 2), 0, 0, 0], [0, F(1, 2), 0, 0], [0, 0, 1, 0]],
     b=[F(1, 6), F(1, 3), F(1, 3), F(1, 6)],
@@ -45,7 +49,7 @@ RK4_TABLEAU = ButcherTableau(
     name="rk4",
 )
 
-# Bogacki-Shampine 3(2): b is third order, b_error second order; last stage is FSAL.
+#: Bogacki-Shampine 3(2): b is third order, b_error second order; last stage is FSAL.
 BOGACKI_SHAMPINE_TABLEAU = ButcherTableau(
     a=[
         [0, 0, 0, 0],
@@ -61,7 +65,7 @@ BOGACKI_SHAMPINE_TABLEAU = ButcherTableau(
     error_order=2,
 )
 
-# Dormand-Prince 5(4): b is fifth order (local extrapolation), b_error fourth order; FSAL.
+#: Dormand-Prince 5(4): b is fifth order (local extrapolation), b_error fourth order; FSAL.
 DORMAND_PRINCE_TABLEAU = ButcherTableau(
     a=[
         [0, 0, 0, 0, 0, 0, 0],

@@ -25,10 +25,14 @@ _RK4_KERNEL = LazyCompiled(rk4_update, "the Gray-Scott RK4 step")
 
 
 class GrayScott(PDE):
-    """Gray-Scott reaction-diffusion (channel 0 = ``u``, channel 1 = ``v``).
+    r"""Gray-Scott reaction-diffusion (channel 0 = ``u``, channel 1 = ``v``).
 
-        u_t = Du lap u - u v^2 + F (1 - u)
-        v_t = Dv lap v + u v^2 - (F + k) v
+    $$
+    \begin{align*}
+    u_t &= D_u \nabla^2 u - u v^2 + F (1 - u), \\
+    v_t &= D_v \nabla^2 v + u v^2 - (F + k) v
+    \end{align*}
+    $$
 
     on a periodic box, with the Laplacian from exact finite-difference stencils.
     ``u`` is the feed species (1 at rest), ``v`` the autocatalyst. All quantities

@@ -24,7 +24,9 @@ from torch import nn
 
 from ..core import PhysdiffError, atomic_write
 
+#: The ``format`` entry every physdiff checkpoint carries.
 CHECKPOINT_FORMAT = "physdiff.checkpoint"
+#: Version of the checkpoint layout this release writes and reads.
 CHECKPOINT_VERSION = 1
 
 
