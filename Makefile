@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/navier_stokes.py
 	$(BIN)/python benchmarks/convlstm.py
 	$(BIN)/python benchmarks/percnn_pimrl.py
+	$(BIN)/python benchmarks/physicnet.py
 
 results: $(STAMP)
 	$(BIN)/python benchmarks/pimrl_table.py --seeds 2

@@ -11,8 +11,9 @@ robin in this one process (median iteration time per route over ``--rounds`` rou
 warm-up), and every rate is printed as a ratio to ConvLSTM's measured in the same rounds.
 
 (b) Peak memory of one iteration per route: on the CPU each route runs in a fresh subprocess
-that reports the growth of its peak resident set size (reset before the iteration, Linux); on
-CUDA ``torch.cuda.max_memory_allocated`` in process.
+(with ``MALLOC_MMAP_THRESHOLD_=65536``, so freed memory returns to the OS) that warms up on a
+2x2 grid and reports the growth of its peak resident set size over one full iteration (Linux);
+on CUDA ``torch.cuda.max_memory_allocated`` in process.
 
 (c) With ``--inference`` (meant for a GPU): the repository notebook's comparison, a 10-layer
 ConvLSTM(12) run sequentially against a 10-layer MinConvLSTM(20) through the scan, no-grad
@@ -92,8 +93,13 @@ def memory_case(args: argparse.Namespace) -> dict[str, float]:
     """One iteration of ``--memory-case CELL/SCAN`` after a warm-up; its peak memory growth in MiB."""
     device = torch.device(args.device)
     cell, scan = args.memory_case.split("/")
+    # warm-up on a 2x2 grid (loads the kernels, allocates little); 'auto' times its choice for the
+    # measured shape now, so the timing's tensors are not counted
+    make_route(cell, scan, 2, 1, device)[1]()
+    if scan == "auto":
+        resolve_scan_method("auto", (args.memory_batch, TEACHER, WIDTHS[cell], args.memory_size, args.memory_size),
+                            torch.float32, device, True)
     _, iteration = make_route(cell, scan, args.memory_size, args.memory_batch, device)
-    iteration()
     if device.type == "cuda":
         _sync(device)
         torch.cuda.reset_peak_memory_stats(device)
@@ -115,8 +121,11 @@ def memory(args: argparse.Namespace, size: int, batch: int) -> dict[str, float]:
         flags = ["--memory-case", name, "--memory-size", str(size), "--memory-batch", str(batch),
                  "--device", args.device, "--threads", str(args.threads)]
         if args.device == "cpu":
+            # freed blocks go back to the OS, so the peak RSS tracks live tensors rather than heap
+            # that glibc keeps for reuse (as in benchmarks/percnn_pimrl.py --release-memory)
+            env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
             lines = subprocess.run([sys.executable, __file__, *flags], check=True, capture_output=True,
-                                   text=True).stdout.splitlines()
+                                   text=True, env=env).stdout.splitlines()
             results[name] = json.loads(lines[-1])["growth_mib"]
         else:
             args.memory_case, args.memory_size, args.memory_batch = name, size, batch
@@ -157,6 +166,7 @@ def main() -> None:
     parser.add_argument("--big-batch", type=int, default=2, help="batch at grids above 16x16")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--skip-memory-at", type=int, nargs="*", default=[], help="grid sizes without memory")
     parser.add_argument("--inference", action="store_true")
     parser.add_argument("--scan", default="auto", help="scan method of MinConvLSTM in --inference")
     parser.add_argument("--memory-case", default=None, help=argparse.SUPPRESS)
@@ -174,7 +184,7 @@ def main() -> None:
         print(f"\n{size}x{size}, batch {batch}, sequence {SEQUENCE} ({TEACHER} teacher-forced), {LAYERS} layers; "
               "training iterations/s, ratio to ConvLSTM, peak memory growth of one iteration")
         rates = {} if args.skip_speed else speed(args, size, batch)
-        mem = {} if args.skip_memory else memory(args, size, batch)
+        mem = {} if args.skip_memory or size in args.skip_memory_at else memory(args, size, batch)
         if rates:
             chosen = {cell: resolve_scan_method("auto", (batch, TEACHER, WIDTHS[cell], size, size), torch.float32,
                                                 args.device, True) for cell in ("minconvgru", "minconvlstm")}

@@ -15,14 +15,14 @@ different budgets can sit side by side); the rest of the page is left as written
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import sys
 from pathlib import Path
 
 import torch
 
-from physdiff.core import atomic_write
-from physdiff.experiments import BENCHMARK_SETUPS, aggregate, format_table, run_experiment
+from physdiff.experiments import BENCHMARK_SETUPS, aggregate, format_table, run_experiment, write_marked_block
 
 #: RMSE reported in the PIMRL paper (arXiv 2503.10253, via a paper note; systems.md 2.4).
 PAPER = {
@@ -45,21 +45,51 @@ def _ordering(rows: list[dict]) -> str:
     best_hct = max(r["hct_mean"][0] for r in rows)
     longest = [r["label"] for r in rows if r["hct_mean"][0] == best_hct]
     tie = f" (tied: the whole rollout, {best_hct:.3g})" if len(longest) > 1 else ""
+    ablations = [r for r in rows if r["model"].startswith("pimrl-")]
+    if ablations:
+        worse = [r["label"] for r in ablations if not r["rmse"][0] > rmse[0]]  # NaN (diverged) counts as worse
+        verdict = ("every ablation worse than full PIMRL: **holds**" if not worse else
+                   f"every ablation worse than full PIMRL: **does not hold** (not worse: {', '.join(worse)})")
+    else:
+        verdict = "ablations: not run"
     return (f"PIMRL < PeRCNN < ConvLSTM in RMSE: **{'holds' if holds else 'does not hold'}** "
-            f"({rmse[0]:.3g} / {rmse[1]:.3g} / {rmse[2]:.3g}); longest HCT: **{', '.join(longest)}**{tie}")
+            f"({rmse[0]:.3g} / {rmse[1]:.3g} / {rmse[2]:.3g}); {verdict}; longest HCT: **{', '.join(longest)}**{tie}")
+
+
+def _finished(folder: Path, seeds: int) -> list[dict]:
+    """The results of the runs already finished under ``folder`` (seeds below ``seeds``), in table order."""
+    from physdiff.experiments import arms
+
+    results = []
+    for seed in range(seeds):
+        for arm in arms():
+            path = folder / "runs" / arm.name / f"seed{seed}" / "result.json"
+            if path.exists():
+                results.append(json.loads(path.read_text()))
+    return results
+
+
+def _missing(results: list[dict], seeds: int) -> str:
+    """A sentence naming the (model, seed) runs not finished, or nothing when all are."""
+    from physdiff.experiments import arms
+
+    done = {(r["model"], r["seed"]) for r in results}
+    missing = [f"{a.label} seed {s}" for s in range(seeds) for a in arms() if (a.name, s) not in done]
+    return f"\n\n**Not run or not finished:** {', '.join(missing)}." if missing else ""
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="runs/pimrl_table")
-    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--only", default=None, help="comma-separated dataset names (default: all five)")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every training budget")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--block", default="main", help="name of the marked block of docs/results.md to replace")
+    parser.add_argument("--report-only", action="store_true",
+                        help="train nothing: tabulate the runs already finished under --out (partial tables)")
     parser.add_argument("--results", default=str(Path(__file__).resolve().parents[1] / "docs" / "results.md"))
     args = parser.parse_args(argv)
-    begin, end = f"<!-- results:{args.block}:begin -->", f"<!-- results:{args.block}:end -->"
     if args.threads:
         torch.set_num_threads(args.threads)
     setups = [build() for build in BENCHMARK_SETUPS]
@@ -71,7 +101,13 @@ def main(argv: list[str] | None = None) -> int:
     for setup in setups:
         if args.scale != 1.0:
             setup = setup.scaled(args.scale)
-        results = run_experiment(setup, Path(args.out) / setup.name, seeds=tuple(range(args.seeds)))
+        if args.report_only:
+            results = _finished(Path(args.out) / setup.name, args.seeds)
+            if not results:
+                print(f"{setup.title}: no finished run under {args.out}; skipped")
+                continue
+        else:
+            results = run_experiment(setup, Path(args.out) / setup.name, seeds=tuple(range(args.seeds)))
         train_seconds += sum(r["train_seconds"] for r in results)
         rows = aggregate(results)
         table = format_table(rows, paper=PAPER.get(setup.name))
@@ -80,22 +116,20 @@ def main(argv: list[str] | None = None) -> int:
             f"### {setup.title}\n\nGrid {'x'.join(map(str, setup.shape))}, micro dt = {setup.dt:g}, "
             f"k = {setup.k} (macro Dt = {setup.macro_dt:g}), bursts of {setup.burst.burst_length} frames every "
             f"{setup.burst.burst_every}, {setup.n_train} training + {setup.n_val} validation + {setup.n_test} test "
-            f"trajectories of {setup.frames} frames; {setup.steps} training steps per model "
-            f"({setup.micro_steps} micro pretraining steps); test rollouts of {len(results[0]['time'])} macro steps. "
-            f"Reduced: {setup.reduced}.\n\n{table}\n\n{_ordering(rows)}\n"
+            f"trajectories of {setup.frames} frames; at most {setup.steps} training steps per model "
+            f"({setup.micro_steps} micro pretraining steps), early stopping after {setup.patience} validations "
+            f"(one every {setup.validate_every} steps) without improvement; test rollouts of "
+            f"{len(results[0]['time'])} macro steps. Reduced: {setup.reduced}.\n\n{table}\n\n{_ordering(rows)}"
+            f"{_missing(results, args.seeds)}\n"
         )
     machine = f"{platform.machine()} CPU, {torch.get_num_threads()} torch thread(s), torch {torch.__version__}"
     command = " ".join(["python benchmarks/pimrl_table.py", *(argv if argv is not None else sys.argv[1:])])
-    body = (f"{begin}\n_Generated by `{command}` on {machine}, "
+    body = (f"_Generated by `{command}` on {machine}, "
             f"{train_seconds / 60:.0f} min of training in all (runs are reused when the command is repeated). RMSE in the fields' units over all "
-            f"test rollouts (mean ± sample std over seeds); HCT in time units._\n\n" + "\n".join(blocks) + end)
-    path = Path(args.results)
-    text = path.read_text() if path.exists() else f"# Results\n\n{begin}\n{end}\n"
-    if begin not in text or end not in text:
-        text = text.rstrip() + f"\n\n{begin}\n{end}\n"
-    head, rest = text.split(begin, 1)
-    new = head + body + rest.split(end, 1)[1]
-    atomic_write(path, lambda handle: handle.write(new.encode("utf-8")))
+            f"test rollouts (mean ± sample std over seeds); HCT in time units; artefact ratio: high-wavenumber "
+            f"energy of the predictions over the truth's, last quarter of the rollouts (1 = as smooth as the truth); "
+            f"steps: mean macro training steps (seeds that early stopping ended)._\n\n" + "\n".join(blocks))
+    path = write_marked_block(args.results, args.block, body)
     print(f"\nwrote {path}")
     return 0
 

@@ -33,7 +33,15 @@ sys.path.insert(0, str(ROOT))
 from physdiff.cli import _registry as registry  # noqa: E402
 from physdiff.core import atomic_write  # noqa: E402
 from physdiff.data import read_trajectories  # noqa: E402
-from physdiff.experiments import CopyLast, VideoModel, VideoProtocol, run_video_model, video_test_file  # noqa: E402
+from physdiff.experiments import (  # noqa: E402
+    Blank,
+    CopyLast,
+    VideoModel,
+    VideoProtocol,
+    run_video_model,
+    video_test_file,
+    write_marked_block,
+)
 from physdiff.experiments._video import run_key  # noqa: E402
 
 #: The reduced protocol (what was reduced is written into the doc from these fields).
@@ -59,12 +67,19 @@ class Row:
 #: Rows, in table order. Widths are halved (or fewer layers) against the papers to fit the CPU budget.
 MODELS: dict[str, Row] = {
     "copy-last": Row("copy last frame", None, note="baseline: repeats the last context frame"),
+    "blank": Row("blank frame", "blank", note="baseline: predicts black frames (zeros); on one sparse digit its "
+                                              "per-frame MSE, the digit's energy, is lower than copy-last's"),
     "convlstm": Row("ConvLSTM", "convlstm", {"hidden_channels": [16, 16], "kernel_size": 3, "padding_mode": "zeros"},
                     note="2 x 16 hidden, full resolution, residual (OpenSTL: 4 x 128, patch 4)"),
-    "phydnet": Row("PhyDNet", "phydnet", {"base_channels": 16, "convlstm_hidden": [64, 64, 32]},
+    # PhyDNet sums its per-frame MSEs over the 19 one-step predictions and adds the moment loss once;
+    # the trainer averages over frames, so the paper's balance is moment_weight = 1 / (one-step predictions).
+    "phydnet": Row("PhyDNet", "phydnet", {"base_channels": 16, "convlstm_hidden": [64, 64, 32],
+                                          "moment_weight": 1 / 9},
                    {"loss_on_context": True},
-                   note="half widths (paper: latent 64, ConvLSTM 128-128-64); loss on every one-step prediction, "
-                        "moment loss"),
+                   note="half widths (paper: latent 64, ConvLSTM 128-128-64); loss on every one-step prediction; "
+                        "moment loss weight 1/9 (the paper sums its frame losses over the 19 one-step predictions and "
+                        "adds the moment loss once with weight 1; the trainer averages over the 9 one-step predictions "
+                        "here, so 1/9 keeps the paper's balance)"),
     "modernn": Row("MoDeRNN", "modernn", {"hidden_channels": 32, "num_layers": 2, "patch_size": 4},
                    {"loss": "l1_mse", "teacher_forcing": {"start": 1.0, "end": 0.0, "decay_steps": 150,
                                                           "per_sample": True}},
@@ -95,6 +110,16 @@ MODELS.update({
                          note="ablation: forward Euler step"),
 })
 
+#: PhysicNet (docs/api/physicnet.md) reduced: hidden 32, D = 16, K = 64 (proposed 128, 64, 512), heads 16 wide,
+#: 16 x 16 local views (a quarter of the 32 x 32 frame, as 32 x 32 views of 64 x 64 frames).
+PHYSICNET = {"context_frames": 5, "latent_channels": 16, "hidden": 32, "residual_hidden": 16, "head_hidden": 16,
+             "num_codes": 64, "crop_size": 16, "num_crops": 4, "boundary": "border"}
+PHYSICNET_NOTE = ("hidden 32, D = 16, K = 64 (proposed: 128, 64, 512), 16 x 16 local views (4 random in training, the "
+                  "2 x 2 tiling at test), window of the 5 context frames; loss MSE + VQ + flow smoothness")
+MODELS.update({
+    "physicnet": Row("PhysicNet", "physicnet", PHYSICNET, note=PHYSICNET_NOTE),
+})
+
 #: Published Moving MNIST numbers (10 -> 10 frames, 2 digits, 64 x 64, the fixed test file;
 #: spatiotemporal.md 5.1, 5.3): (source, MSE, MAE, SSIM, PSNR); None where not published.
 PAPER: dict[str, list[tuple[str, float | None, float | None, float | None, float | None]]] = {
@@ -104,7 +129,6 @@ PAPER: dict[str, list[tuple[str, float | None, float | None, float | None, float
 }
 #: The papers' ordering by MSE (best first).
 PAPER_ORDER = ("phydnet", "modernn", "convlstm")
-BEGIN, END = "<!-- results:video:begin -->", "<!-- results:video:end -->"
 FIGURE = "images/video_predictions.png"
 
 
@@ -112,6 +136,8 @@ def video_model(name: str, row: Row) -> VideoModel:
     """The experiment's model: the registry class with the data-derived arguments filled from the protocol."""
     if row.learner is None:
         return VideoModel(name, row.label, lambda p: CopyLast(1, 2), {"learner": "copy-last"}, trained=False)
+    if row.learner == "blank":
+        return VideoModel(name, row.label, lambda p: Blank(1, 2), {"learner": "blank"}, trained=False)
     cls = registry.learner_class(row.learner)
 
     def build(protocol: VideoProtocol) -> Any:
@@ -149,10 +175,9 @@ def _psnr(runs: list[dict[str, Any]]) -> str:
 
 def table(results: dict[str, list[dict[str, Any]]], pending: list[str]) -> str:
     header = ["model", "MSE", "MAE", "SSIM", "SSIM (range 2, as published)", "PSNR (dB)", "params", "train time (s)",
-              "steps (best)", "beats copy-last", "published MSE / MAE / SSIM / PSNR (full protocol)"]
+              "steps (best)", "MSE below copy-last / blank", "published MSE / MAE / SSIM / PSNR (full protocol)"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    base = results.get("copy-last")
-    base_mse = _mean_std([r["mse"] for r in base])[0] if base else None
+    baselines = {b: _mean_std([r["mse"] for r in results[b]])[0] for b in ("copy-last", "blank") if results.get(b)}
     for name, row in MODELS.items():
         runs = results.get(name)
         if not runs:
@@ -160,8 +185,9 @@ def table(results: dict[str, list[dict[str, Any]]], pending: list[str]) -> str:
                          + " |" * (len(header) - 2))
             continue
         mse = [r["mse"] for r in runs]
-        beats = "–" if name == "copy-last" or base_mse is None else (
-            "**yes**" if _mean_std(mse)[0] < base_mse else "**no**")
+        beats = "–" if name in ("copy-last", "blank") else " / ".join(
+            ("**yes**" if _mean_std(mse)[0] < baselines[b] else "**no**") if b in baselines else "?"
+            for b in ("copy-last", "blank"))
         steps = "–" if runs[0]["steps"] is None else f"{runs[0]['steps']} ({runs[0]['best_step']})"
         seconds = "0" if runs[0]["steps"] is None else f"{_mean_std([r['train_seconds'] for r in runs])[0]:.0f}"
         cells = [f"{row.label} ({len(runs)} seed{'s' if len(runs) > 1 else ''})", _cell(mse), _cell([r["mae"] for r in runs]),
@@ -252,13 +278,37 @@ def reduced(protocol: VideoProtocol) -> str:
             f"mnist_test_seq.npy")
 
 
+def curves(results: dict[str, list[dict[str, Any]]], out: Path, protocol: VideoProtocol) -> str:
+    """Validation RMSE at every validation of each trained model's first seed, and the baselines' test RMSE."""
+    from physdiff.training import read_log
+
+    pixels = protocol.canvas[0] * protocol.canvas[1]
+    rows, steps = [], None
+    for name, runs in results.items():
+        if runs[0]["steps"] is None:
+            continue
+        log = read_log(_folder(out, protocol, name, runs[0]["seed"]) / "train")
+        values = {r["step"]: r["val_rmse"] for r in log if r.get("kind") == "val"}
+        steps = sorted(set(steps or []) | set(values))
+        rows.append((MODELS[name].label, values))
+    if not rows:
+        return ""
+    lines = ["| model | " + " | ".join(f"step {s}" for s in steps) + " |", "|---|" + "---|" * len(steps)]
+    lines += [f"| {label} | " + " | ".join(f"{values[s]:.4f}" if s in values else "" for s in steps) + " |"
+              for label, values in rows]
+    reference = ", ".join(f"{MODELS[b].label} {math.sqrt(_mean_std([r['mse'] for r in results[b]])[0] / pixels):.4f}"
+                          for b in ("blank", "copy-last") if results.get(b))
+    return ("Validation RMSE (free rollouts of the validation sequences, per pixel) during training; for reference, "
+            f"on the test sequences: {reference} (the square root of MSE / {pixels} pixels):\n\n" + "\n".join(lines))
+
+
 def write_doc(path: Path, results: dict[str, list[dict[str, Any]]], pending: list[str], protocol: VideoProtocol,
-              command: str, seeds: list[int]) -> None:
+              command: str, seeds: list[int], out: Path) -> None:
     machine = (f"{platform.machine()} CPU ({torch.get_num_threads()} torch thread, shared with other jobs: the "
                f"machine was loaded, so training times are only indicative), torch {torch.__version__}")
     notes = "\n".join(f"* **{MODELS[m].label}**: {MODELS[m].note}." for m in MODELS if MODELS[m].note)
     body = (
-        f"{BEGIN}\n_Generated by `{command}` on {machine}; seeds {', '.join(map(str, seeds))} (mean ± sample std "
+        f"_Generated by `{command}` on {machine}; seeds {', '.join(map(str, seeds))} (mean ± sample std "
         f"over seeds where more than one ran)._\n\n"
         f"**Protocol (reduced).** {reduced(protocol)}. Every model: Adam, learning rate {protocol.lr:g}, gradient "
         f"norm clipped to {protocol.train.get('grad_clip', 'none')}, validation (free rollout RMSE on "
@@ -268,15 +318,10 @@ def write_doc(path: Path, results: dict[str, list[dict[str, Any]]], pending: lis
         f"{protocol.canvas[0] * protocol.canvas[1]} pixels, averaged over the {protocol.predicted_frames} predicted "
         f"frames and the test sequences (a 64 x 64 frame has 4x the pixels, so the published sums are not on the "
         f"same scale); SSIM and PSNR on clipped frames ([metric conventions](moving_mnist.md#metrics)).\n\n"
-        f"{table(results, pending)}\n\n{ordering(results)}\n\n{notes}\n\n"
-        f"![truth and predictions]({FIGURE})\n{END}"
+        f"{table(results, pending)}\n\n{ordering(results)}\n\n{notes}\n\n{curves(results, out, protocol)}\n\n"
+        f"![truth and predictions]({FIGURE})"
     )
-    text = path.read_text() if path.exists() else f"# Moving MNIST results\n\n{BEGIN}\n{END}\n"
-    if BEGIN not in text or END not in text:
-        text = text.rstrip() + f"\n\n{BEGIN}\n{END}\n"
-    head, rest = text.split(BEGIN, 1)
-    new = head + body + rest.split(END, 1)[1]
-    atomic_write(path, lambda handle: handle.write(new.encode("utf-8")))
+    write_marked_block(path, "video", body, title="Moving MNIST results")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -312,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         figure(results, out, protocol, doc.parent / FIGURE)
     # The command that regenerates everything (subsets and --no-train runs write the same table).
     command = f"python benchmarks/video_table.py --seeds {args.seeds}" + (f" --steps {args.steps}" if args.steps else "")
-    write_doc(doc, results, pending, protocol, command, seeds)
+    write_doc(doc, results, pending, protocol, command, seeds, out)
     print(f"wrote {doc}")
     return 0
 

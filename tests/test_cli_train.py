@@ -118,7 +118,7 @@ def test_evaluate_scores_like_the_library_and_draws(trained, files, capsys):
     capsys.readouterr()
     assert main(["evaluate", str(checkpoint), "--data", str(files / "test.h5"), "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    for fragment in ("RMSE", "MAE", "nRMSE", "HCT", "2 trajectories, 2 context frame(s), 11 predicted frames"):
+    for fragment in ("RMSE", "MAE", "nRMSE", "HCT", "artefact", "2 trajectories, 2 context frame(s), 11 predicted frames"):
         assert fragment in text
     metrics = json.loads((out / "metrics.json").read_text())
     # The same numbers as evaluate_rollout on a model rebuilt by hand, in physical units.
@@ -130,6 +130,7 @@ def test_evaluate_scores_like_the_library_and_draws(trained, files, capsys):
                                 std=torch.tensor(record["normalization"]["std"]).reshape(shape))
     assert metrics["rmse"] == pytest.approx(expected.rmse, rel=1e-6) and metrics["n_steps"] == 11
     assert metrics["hct"] == pytest.approx(expected.hct.tolist()) and len(metrics["error_curve"]) == 11
+    assert metrics["artefact_ratio"] == pytest.approx(expected.artefact_ratio, rel=1e-6)
     for name in ("rollout.png", "error_curve.png", "correlation_curve.png"):
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
 
@@ -146,6 +147,11 @@ def test_predict_writes_context_and_rollout(trained, files, tmp_path, capsys):
     options = info.provenance.setup["initial_condition"]["options"]
     assert options["checkpoint_sha256"] == hashlib.sha256(checkpoint.read_bytes()).hexdigest()
     assert info.provenance.setup["integrator"] == "learner:ConvLSTM" and options["context_frames"] == 2
+    capsys.readouterr()
+    assert main(["info", str(tmp_path / "p.h5")]) == 0  # a prediction's provenance, not a simulation's
+    described = capsys.readouterr().out
+    assert "physdiff predict: ConvLSTM rolled out 5 frames 1 apart after 2 context frame(s)" in described
+    assert f"{checkpoint} (step " in described and "stencil" not in described and "batch size" not in described
     # A file holding only the context frames predicts the same frames (default: the training horizon).
     context_only = tmp_path / "context.h5"
     from physdiff.data import TrajectoryWriter
@@ -206,7 +212,8 @@ def test_a_json_config_trains_the_same_run(trained, tmp_path):
     (with_changes(data={"path": 3}), "data: path: expected a path string"),
     (with_changes(model={"name": "lstm"}), "model: name: unknown model 'lstm'; expected one of"),
     (with_changes(model={"hidden": 3}), "model: unknown key 'hidden' for convlstm"),
-    (with_changes(model={"hidden_channels": "wide"}), "model: ConvLSTM: hidden_channels: expected"),
+    (with_changes(model={"hidden_channels": "four"}),
+     "model: ConvLSTM: hidden_channels: expected a non-empty tuple of positive ints (one per layer), got 'four'"),
     (with_changes(training={"steps": "many"}), "training: TrainConfig: steps: expected int, got 'many'"),
     (with_changes(training={"optimizer": {"lr": "fast"}}), "training: optimizer: OptimizerConfig: lr: expected float"),
     (with_changes(model={"channels": 3}), "holds 2 channel(s) ['u', 'v'] on a 2D grid (12, 12), but the model"),
@@ -238,7 +245,10 @@ def test_toml_needs_python_311(tmp_path, monkeypatch, capsys):
 def test_an_existing_run_is_refused_without_resume_and_left_intact(trained, capsys):
     before = _hashes(trained / "run")
     assert main(["train", "--config", str(trained / "run.toml"), "--quiet"]) == 2
-    assert "already holds a run (last.pt, metrics.jsonl); continue it with --resume" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    command = f"physdiff train --config {trained / 'run.toml'} --out {trained / 'run'}"
+    assert f"already holds a run (last.pt, metrics.jsonl); continue it with `{command} --resume`" in err
+    assert f"start it over with `{command} --overwrite`" in err
     assert _hashes(trained / "run") == before
     assert main(["train", "--config", str(trained / "run.toml"), "--out", str(trained / "nothing"), "--resume"]) == 2
     assert "there is no run to continue" in capsys.readouterr().err and not (trained / "nothing").exists()
@@ -246,7 +256,7 @@ def test_an_existing_run_is_refused_without_resume_and_left_intact(trained, caps
 
 @pytest.mark.parametrize("changes, message", [
     ({"model": {"hidden_channels": [6]}}, "hidden_channels: checkpoint [4] vs model [6]"),
-    ({"data": {"path": "test.h5"}}, "run.json: the run was trained with data {'setup_sha256'"),
+    ({"data": {"path": "test.h5"}}, "run.json: the run was trained on other data; differing: data.content_sha256 (run: "),
     ({"training": {"horizon": 2}}, "training configuration differs from the checkpoint's: horizon"),
 ])
 def test_resume_with_another_model_or_data_is_refused(trained, files, tmp_path, capsys, changes, message):

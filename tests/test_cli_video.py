@@ -73,3 +73,17 @@ def test_train_and_evaluate_report_video_metrics(tmp_path, idx_file, capsys):
     record = json.loads((tmp_path / "run" / "eval_mm" / "metrics.json").read_text())
     assert set(record["video"]) == {"mse", "mae", "psnr", "ssim", "ssim_published", "exact_frames"}
     assert record["video"]["mse"] > 0 and 0 < record["video"]["ssim"] <= 1
+    predicted = tmp_path / "pred.h5"
+    assert main(["predict", str(tmp_path / "run" / "best.pt"), "--data", str(data), "--out", str(predicted)]) == 0
+    assert read_info(predicted).shape == (4, 6, 1, 28, 28)
+
+
+@pytest.mark.parametrize("name", ["phydnet_moving_mnist.toml", "modernn_moving_mnist.toml"])
+def test_example_video_configs_parse(name):
+    from pathlib import Path
+
+    from physdiff.cli._config_file import load_run_config
+
+    config = load_run_config(Path(__file__).resolve().parents[1] / "examples" / "configs" / name)
+    assert config.training.context_frames == 10 and config.training.horizon == 10
+    assert config.training.loss_on_context or config.training.teacher_forcing.per_sample

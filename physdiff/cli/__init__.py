@@ -26,33 +26,51 @@ from typing import TYPE_CHECKING
 
 from physdiff.core import PhysdiffError
 
+from ._common import DIRECTORY, FILE, RUN, add_device, add_output, add_shared_options, check_common
+
 if TYPE_CHECKING:  # physdiff.data (and h5py behind it) loads only when a command needs it
     from physdiff.data import BurstSpec
 
 
 class _ProgressBar:
-    """``label [#####-----]  50% (2/4 steps) suffix`` on stderr, redrawn in place, at most once per percent.
+    """Progress on stderr: on a terminal, ``label [#####-----]  50% (2/4 steps) suffix`` redrawn in
+    place at most once per percent; otherwise (a log file, a pipe) one plain line every 10 %, so
+    logs hold no carriage-return frames.
 
     ``suffix`` (e.g. ``loss 0.0123``) is what is shown with the bar; training passes the loss.
     """
 
-    def __init__(self, label: str, width: int = 30) -> None:
+    def __init__(self, label: str, width: int = 30, terminal: bool | None = None) -> None:
         self.label, self.width, self._last, self._open, self._length = label, width, -1, False, 0
+        self.terminal = sys.stderr.isatty() if terminal is None else terminal
 
     def __call__(self, done: int, total: int, suffix: str = "") -> None:
         percent = 100 * done // total
-        if percent == self._last and done != total:
+        step = 1 if self.terminal else 10
+        if percent // step == self._last // step and done != total:
             return
         self._last = percent
+        text = f"({done}/{total} steps)" + (f" {suffix}" if suffix else "")
+        if not self.terminal:
+            sys.stderr.write(f"{self.label}: {percent:3d}% {text}\n")
+            sys.stderr.flush()
+            return
         filled = self.width * done // total
         bar = "#" * filled + "-" * (self.width - filled)
-        line = f"{self.label} [{bar}] {percent:3d}% ({done}/{total} steps)" + (f" {suffix}" if suffix else "")
+        line = f"{self.label} [{bar}] {percent:3d}% {text}"
         # Pad over the end of a longer previous line (the suffix changes length).
         sys.stderr.write("\r" + line + " " * max(self._length - len(line), 0))
         self._length = len(line)
         self._open = done != total
         if not self._open:
             sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    def message(self, text: str) -> None:
+        """Print ``text`` on its own line of stderr (the bar, if open, is redrawn by its next update)."""
+        self.close()
+        self._last = -1  # redraw on the next update
+        sys.stderr.write(text + "\n")
         sys.stderr.flush()
 
     def close(self) -> None:
@@ -109,6 +127,21 @@ def _burst(text: str | None) -> BurstSpec | None:
         raise PhysdiffError(f"--burst {text}: {exc}") from None
 
 
+def _check_integrator(entry: object, preset: object, pde: object, name: str) -> None:
+    """Refuse an explicit integrator that is unstable for this PDE at every step (e.g. Euler on KdV)."""
+    from . import _registry as registry
+
+    limit = getattr(pde, "stable_dt", lambda integrator: None)(registry.integrator_class(name))
+    if limit is None or limit > 0:
+        return
+    working = [other for other, cls in registry.INTEGRATORS.items() if (pde.stable_dt(cls) or 0) > 0]
+    raise PhysdiffError(
+        f"--integrator {name}: unstable for {entry.name} ({preset.name}) at any time step: this equation's "
+        f"spatial eigenvalues lie on the imaginary axis (it is dispersive or advective), and the stability "
+        f"region of {name} contains no part of that axis, so no dt helps. Use one of: {', '.join(working)}."
+    )
+
+
 def _simulate(args: argparse.Namespace) -> int:
     from physdiff.data import generate
 
@@ -118,18 +151,34 @@ def _simulate(args: argparse.Namespace) -> int:
     preset = entry.preset(args.preset)
     shape = _grid(args.grid, preset.grid)
     burst = _burst(args.burst)
+    pde = preset.build(shape)
+    integrator = args.integrator or preset.integrator
+    _check_integrator(entry, preset, pde, integrator)
     with _progress(args.quiet, f"{entry.name}/{preset.name}") as bar:
-        info = generate(
-            preset.build(shape), args.out, shape=shape, dt=preset.dt if args.dt is None else args.dt,
-            steps=preset.steps if args.steps is None else args.steps,
-            save_every=preset.save_every if args.save_every is None else args.save_every,
-            integrator=registry.integrator_class(args.integrator or preset.integrator), n_trajectories=args.n_traj,
-            seed=args.seed, dtype=registry.DTYPES[args.dtype], device=args.device, ic_options=preset.ic_options,
-            batch_size=args.batch_size, compression=None if args.compression == "none" else args.compression,
-            progress=bar, burst=burst,
-        )
+        try:
+            info = generate(
+                pde, args.out, shape=shape, dt=preset.dt if args.dt is None else args.dt,
+                steps=preset.steps if args.steps is None else args.steps,
+                save_every=preset.save_every if args.save_every is None else args.save_every,
+                integrator=registry.integrator_class(integrator), n_trajectories=args.n_traj,
+                seed=args.seed, dtype=registry.DTYPES[args.dtype], device=args.device, ic_options=preset.ic_options,
+                batch_size=args.batch_size, compression=None if args.compression == "none" else args.compression,
+                progress=bar, burst=burst,
+            )
+        except PhysdiffError as exc:
+            raise _grid_advice(exc, args.grid, preset.name) from None
     print(f"wrote {info.path}: trajectories {info.shape} {info.dtype}, setup sha256 {info.provenance.sha256}")
     return 0
+
+
+def _grid_advice(error: PhysdiffError, grid: str | None, preset: str) -> PhysdiffError:
+    """The operators' "use a finer grid or a lower accuracy" in command-line terms (the presets fix the accuracy)."""
+    text = str(error)
+    advice = "Use a finer grid or a lower accuracy."
+    if not (text.startswith("grid: ") and text.endswith(advice)):
+        return error
+    return PhysdiffError(f"--grid {grid}: {text[len('grid: '):-len(advice)]}The {preset} preset's finite-difference "
+                         "accuracy is fixed, so give more points per axis with --grid.")
 
 
 def _regenerate(args: argparse.Namespace) -> int:
@@ -155,7 +204,8 @@ def _regenerate(args: argparse.Namespace) -> int:
 def _plot_command(args: argparse.Namespace) -> int:  # not `_plot`: importing the submodule would shadow it
     from ._plot import plot_trajectory
 
-    written = plot_trajectory(args.file, args.out, trajectory=args.trajectory, max_frames=args.max_frames, fps=args.fps)
+    written = plot_trajectory(args.file, args.out, trajectory=args.trajectory, max_frames=args.max_frames, fps=args.fps,
+                              warn=lambda text: print(f"physdiff: warning: {text}", file=sys.stderr))
     print(f"wrote {len(written) - 1} frames and {written[-1]}")
     return 0
 
@@ -163,14 +213,17 @@ def _plot_command(args: argparse.Namespace) -> int:  # not `_plot`: importing th
 def _describe(path: str) -> int:
     import json
 
-    from physdiff.data import read_info
+    from physdiff.data import read_info, scan_values
 
     info = read_info(path)
+    nonfinite = scan_values(path).nonfinite
     axes = ", ".join(["N", "T", "C"] + [f"x{a}" for a in range(len(info.space_shape))])
     rows = [
         ("file", str(info.path)),
         ("schema", f"physdiff.trajectories v{info.schema_version}, complete"),
         ("trajectories", f"{info.shape} ({axes}) {info.dtype}, chunks {info.chunks}, {info.compression or 'uncompressed'}"),
+        ("values", "all finite" if nonfinite is None else f"NOT FINITE: {nonfinite.describe(info)}; "
+                   "training and evaluation refuse this file"),
         ("channels", ", ".join(info.channel_names)),
         ("time", f"{info.n_frames} frames, t = {info.time[0]:.6g} .. {info.time[-1]:.6g}"),
     ]
@@ -198,13 +251,18 @@ def _describe(path: str) -> int:
             ("made with", f"physdiff {p.physdiff_version}, torch {p.torch_version}, {s['dtype']} on {p.device}"),
             ("setup sha256", p.sha256),
         ]
+    elif str(p.setup.get("integrator", "")).startswith("learner:"):
+        rows += _prediction_rows(p)
     else:
         s = p.setup
         rows += [
             ("pde", json.dumps(s["pde"])),
             ("integrator", f"{s['integrator']}, dt {s['dt']:.6g}, {s['steps']} steps, save every {s['save_every']}"
                            + (f", after {s['burn_in']} burn-in steps" if s.get("burn_in") else "")),
-            ("stencil", f"accuracy {s['accuracy']}, spacing {s['spacing']}"),
+        ]
+        if s.get("accuracy") is not None:
+            rows.append(("stencil", f"accuracy {s['accuracy']}, spacing {s['spacing']}"))
+        rows += [
             ("initial cond.", f"{s['initial_condition']['name']} {json.dumps(s['initial_condition']['options'])}, "
                               f"seeds {s['initial_condition']['seeds']}, batch size {s['batch_size']}"),
             ("made with", f"physdiff {p.physdiff_version}, torch {p.torch_version}, {s['dtype']} on {p.device}"),
@@ -213,6 +271,25 @@ def _describe(path: str) -> int:
     for key, value in rows:
         print(f"{key:<16}{value}")
     return 0
+
+
+def _prediction_rows(p: object) -> list[tuple[str, str]]:
+    """``info`` rows of a ``physdiff predict`` file: which model, checkpoint and data made it."""
+    import json
+
+    s = p.setup
+    o = s["initial_condition"]["options"]
+    return [
+        ("made by", f"physdiff predict: {o.get('model_class')} rolled out {o.get('predicted_frames')} frames "
+                    f"{s['dt']:.6g} apart after {o.get('context_frames')} context frame(s) of the data"),
+        ("checkpoint", f"{o.get('checkpoint')} (step {o.get('checkpoint_step')}, sha256 {o.get('checkpoint_sha256')})"),
+        ("model config", json.dumps(o.get("model_config"))),
+        ("data", f"{o.get('data')} (setup sha256 {o.get('data_setup_sha256')})"),
+        ("pde", json.dumps(s["pde"])),
+        ("made with", f"physdiff {p.physdiff_version}, torch {p.torch_version}, {s['dtype']} on {p.device}; "
+                      "cannot be regenerated (regenerate reruns PDEs, not learners)"),
+        ("setup sha256", p.sha256),
+    ]
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -225,7 +302,8 @@ def _info(args: argparse.Namespace) -> int:
     import physdiff
 
     print(f"physdiff {physdiff.__version__}")
-    for name in ("torch", "torch-harmonics", "numpy", "scipy", "sympy", "einops", "h5py", "matplotlib"):
+    for name in ("torch", "torch-harmonics", "numpy", "scipy", "sympy", "einops", "h5py", "matplotlib", "mlxtend",
+                 "scikit-learn"):
         try:
             print(f"{name:<16}{md.version(name)}")
         except md.PackageNotFoundError:
@@ -242,7 +320,10 @@ def _stencil(args: argparse.Namespace) -> int:
         stencil = Stencil.from_offsets(args.derivative, args.offsets)
     else:
         stencil = getattr(Stencil, args.kind)(args.derivative, args.accuracy)
-    print(f"derivative {stencil.derivative}, accuracy {stencil.accuracy}")
+    from physdiff.operators._stencil import EXACT_ACCURACY
+
+    accuracy = "exact (no truncation error)" if stencil.accuracy == EXACT_ACCURACY else stencil.accuracy
+    print(f"derivative {stencil.derivative}, accuracy {accuracy}")
     for offset, weight in zip(stencil.offsets, stencil.weights):
         print(f"  {str(offset):>6}  {weight}")
     return 0
@@ -264,6 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     stencil.set_defaults(func=_stencil)
     _add_data_commands(sub)
     _add_learner_commands(sub)
+    add_shared_options(sub)  # last: --threads on every subcommand, including ones added above
     return parser
 
 
@@ -283,25 +365,26 @@ def _add_data_commands(sub: argparse._SubParsersAction) -> None:
     simulate.add_argument("--n-traj", type=int, default=1, help="number of trajectories (seeds SEED, SEED+1, ...)")
     simulate.add_argument("--seed", type=int, default=0, help="seed of the first trajectory's initial condition")
     simulate.add_argument("--batch-size", type=int, help="trajectories simulated together (default: all)")
-    simulate.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda:0 (default: cpu)")
+    add_device(simulate, None, "torch device, e.g. cpu or cuda:0 (default: cpu)")
     simulate.add_argument("--dtype", choices=sorted(registry.DTYPES), default="float32")
     simulate.add_argument("--compression", choices=("gzip", "lzf", "none"), default="gzip")
     simulate.add_argument("--burst", metavar="L,E,K", help="store a burst layout: bursts of L frames every E "
                           "frames, macro stride K (PIMRL; see docs/data_format.md)")
     simulate.add_argument("--quiet", action="store_true", help="no progress bar")
-    simulate.add_argument("--out", required=True, help="output file (.h5), written atomically")
+    add_output(simulate, FILE, required=True, help="output file (.h5), written atomically; missing directories "
+               "are created")
     simulate.set_defaults(func=_simulate)
 
     regen = sub.add_parser("regenerate", help="rebuild a trajectory file from its provenance and compare")
     regen.add_argument("file")
-    regen.add_argument("--out", required=True, help="the new file (.h5)")
-    regen.add_argument("--device", default=None, help="default: the original's if available, else cpu")
+    add_output(regen, FILE, required=True, help="the new file (.h5)")
+    add_device(regen, None, "default: the original's if available, else cpu")
     regen.add_argument("--quiet", action="store_true", help="no progress bar")
     regen.set_defaults(func=_regenerate)
 
     plot = sub.add_parser("plot", help="PNG frames and a GIF of one trajectory")
     plot.add_argument("file")
-    plot.add_argument("--out", required=True, help="output directory (created if needed)")
+    add_output(plot, DIRECTORY, required=True, help="output directory (created if needed)")
     plot.add_argument("--trajectory", type=int, default=0, help="which trajectory (default 0)")
     plot.add_argument("--max-frames", type=int, default=40, help="frames drawn, evenly spaced (default 40)")
     plot.add_argument("--fps", type=float, default=5.0, help="GIF frames per second (default 5)")
@@ -347,10 +430,11 @@ def _add_learner_commands(sub: argparse._SubParsersAction) -> None:
                            description="Train a learner; see docs/cli.md and examples/configs/. Also runs under "
                                        "torchrun --nproc_per_node=N -m physdiff train ...")
     train.add_argument("--config", required=True, help="configuration file (.toml, or .json)")
-    train.add_argument("--out", help="run directory (default: the file's `out`, else runs/NAME next to it)")
+    add_output(train, RUN, required=False, help="run directory (default: the file's `out`, else runs/NAME next to it)")
     train.add_argument("--resume", action="store_true", help="continue the run in the run directory from last.pt")
-    train.add_argument("--threads", type=int, help="torch CPU threads per process (default: torch's choice; 1 is "
-                       "often fastest for small models on a busy machine)")
+    train.add_argument("--nproc-per-node", type=int, metavar="N", help="train in N processes (data parallel, "
+                       "through torchrun's launcher, after checking the configuration once); as torchrun "
+                       "--nproc_per_node=N -m physdiff train ..., without its traceback on errors")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=_train_command)
 
@@ -362,14 +446,15 @@ def _add_learner_commands(sub: argparse._SubParsersAction) -> None:
         command.add_argument("--context", type=int, help="context frames (default: the training context_frames)")
         command.add_argument("--steps", type=int, help="frames to predict after the context (default: all the data "
                              "has" + ("" if name == "evaluate" else ", else the training horizon") + ")")
-        command.add_argument("--device", default="cpu", help="torch device (default cpu)")
+        add_device(command, "cpu", "torch device (default cpu)")
         if name == "evaluate":
             command.add_argument("--trajectories", type=_trajectory_list, help="indices, e.g. 0,1 (default: all)")
-            command.add_argument("--out", help="output directory (default: RUN/eval_DATASTEM next to the checkpoint)")
+            add_output(command, DIRECTORY, required=False,
+                       help="output directory (default: RUN/eval_DATASTEM next to the checkpoint)")
             command.add_argument("--no-plots", action="store_true", help="metrics only, no PNG files")
             command.set_defaults(func=_evaluate_command)
         else:
-            command.add_argument("--out", required=True, help="output trajectory file (.h5), written atomically")
+            add_output(command, FILE, required=True, help="output trajectory file (.h5), written atomically")
             command.set_defaults(func=_predict_command)
 
 
@@ -377,6 +462,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``physdiff`` console script."""
     args = build_parser().parse_args(argv)
     try:
+        check_common(args)  # device, threads and output, before any work
         code = args.func(args)
         sys.stdout.flush()  # inside the try: a closed pipe must surface here, not at exit
         return code

@@ -49,10 +49,11 @@ def rollout_frames(run: dict[str, Any], info: Any, frame_step: int, context: int
 
 
 def _read(path: Path, ids: list[int] | None, frames: slice) -> tuple[Any, list[int]]:
+    """The trajectories ``ids`` (default: all), frames ``frames``; refused if any value is not finite."""
     import numpy as np
     import torch
 
-    from physdiff.data import TrajectoryFile
+    from physdiff.data import TrajectoryFile, first_nonfinite
 
     with TrajectoryFile(path) as file:
         n = file.info.n_trajectories
@@ -61,7 +62,18 @@ def _read(path: Path, ids: list[int] | None, frames: slice) -> tuple[Any, list[i
         if bad:
             raise PhysdiffError(f"--trajectories: index {bad[0]} out of range; {str(path)!r} holds {n} "
                                 f"trajector{'y' if n == 1 else 'ies'} (0 to {n - 1}).")
-        return torch.from_numpy(np.stack([file.read(i, frames) for i in ids])), ids
+        values = np.stack([file.read(i, frames) for i in ids])
+        found = first_nonfinite(values)
+        if found is not None:
+            count, (k, j, c) = found[0], found[1][:3]
+            frame = range(file.info.n_frames)[frames][j]
+            raise PhysdiffError(
+                f"trajectory file {str(path)!r}: {count} non-finite value(s) (NaN or Inf) in the frames evaluated; "
+                f"the first at trajectory {ids[k]}, frame {frame}, channel {file.info.channel_names[c]}. The "
+                "metrics would be NaN; repair or regenerate the file, or leave that trajectory out with "
+                "--trajectories."
+            )
+        return torch.from_numpy(values), ids
 
 
 def _table(evaluation: Any, names: list[str], rmse_channels: list[float], n: int, steps: int, dt: float) -> list[str]:
@@ -73,6 +85,8 @@ def _table(evaluation: Any, names: list[str], rmse_channels: list[float], n: int
         f"{'nRMSE':<8}{evaluation.nrmse:>12.4g}   (relative L2 error per frame, mean)",
         f"{'HCT':<8}{evaluation.hct_mean:>12.4g}   time units until correlation < 0.8 (mean of {n}; rollout "
         f"{steps * dt:g})",
+        f"{'artefact':<8}{evaluation.artefact_ratio:>12.4g}   high-wavenumber energy / truth's, last quarter (1 = as "
+        "smooth as the truth)",
     ]
 
 
@@ -80,9 +94,13 @@ def evaluate_command(args: argparse.Namespace) -> int:
     from physdiff.data import read_info
     from physdiff.training import evaluate_rollout
 
+    from ._common import DIRECTORY, check_output
     from ._run_file import frame_step_for, load_run_model, statistics
 
     checkpoint = Path(args.checkpoint)
+    out = Path(args.out) if args.out else checkpoint.parent / f"eval_{Path(args.data).stem}"
+    if not args.out:  # main checked a given --out; the default one follows the same rule
+        check_output(out, DIRECTORY, args.overwrite)
     model, run, stored = load_run_model(checkpoint, args.device)
     info = read_info(args.data)
     frame_step = frame_step_for(run, model, info)
@@ -95,7 +113,6 @@ def evaluate_command(args: argparse.Namespace) -> int:
                                   std=std)
     error = (evaluation.predictions.double() - evaluation.targets.double()) ** 2
     rmse_channels = error.transpose(0, 2).reshape(error.shape[2], -1).mean(dim=1).sqrt().tolist()
-    out = Path(args.out) if args.out else checkpoint.parent / f"eval_{Path(args.data).stem}"
     record = {
         "checkpoint": str(checkpoint.resolve()), "step": stored["step"], "model_class": stored["model_class"],
         "data": str(Path(args.data).resolve()),

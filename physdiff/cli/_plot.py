@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +25,8 @@ def _edges(x: np.ndarray) -> tuple[float, float]:
 
 
 def plot_trajectory(
-    path: str | os.PathLike, out_dir: str | os.PathLike, *, trajectory: int = 0, max_frames: int = 40, fps: float = 5.0
+    path: str | os.PathLike, out_dir: str | os.PathLike, *, trajectory: int = 0, max_frames: int = 40, fps: float = 5.0,
+    warn: Callable[[str], None] | None = None,
 ) -> list[Path]:
     """Draw frames of trajectory ``trajectory`` to ``out_dir/frame_0000.png, ...`` and ``out_dir/trajectory.gif``.
 
@@ -31,7 +34,9 @@ def plot_trajectory(
     ``x1`` vertical; video files such as Moving MNIST as grey images, row 0 at the top, values 0..1), 3D fields as the mid-plane slice ``x0 = N0 // 2``. At most
     ``max_frames`` frames, evenly spaced in time, are drawn (memory holds only those
     views); each channel keeps one colour scale across frames so the animation does
-    not flicker.
+    not flicker. Non-finite values are drawn as gaps and reported through ``warn``; frames
+    ``frame_NNNN.png`` of an earlier plot in ``out_dir`` are removed first, so the folder holds
+    one plot.
 
     Returns:
         The written paths (PNG frames, then the GIF).
@@ -56,10 +61,18 @@ def plot_trajectory(
             raise PhysdiffError(f"plot: trajectory {trajectory} out of range; {info.path} has {info.n_trajectories}.")
         chosen = np.unique(np.linspace(0, info.n_frames - 1, min(max_frames, info.n_frames)).round().astype(int))
         views = np.stack([[_view(c) for c in file.read(trajectory, slice(j, j + 1))[0]] for j in chosen])
+        _report_nonfinite(file, trajectory, warn)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)  # only once the file is known to be valid
+    for old in out.glob("frame_[0-9][0-9][0-9][0-9].png"):
+        old.unlink()
     channels, ndim = len(info.channel_names), len(info.space_shape)
-    low, high = views.min(axis=(0, *range(2, views.ndim))), views.max(axis=(0, *range(2, views.ndim)))
+    finite = np.where(np.isfinite(views), views, np.nan)
+    with warnings.catch_warnings():  # an all-NaN channel is reported above, not as a NumPy warning
+        warnings.simplefilter("ignore", RuntimeWarning)
+        axes_ = (0, *range(2, views.ndim))
+        low, high = np.nanmin(finite, axis=axes_), np.nanmax(finite, axis=axes_)
+    low, high = np.nan_to_num(low, nan=0.0), np.nan_to_num(high, nan=0.0)  # an all-NaN channel
     high = np.where(high > low, high, low + 1.0)  # a constant channel still gets a valid colour range
     coords = info.coordinates[1:] if ndim == 3 else info.coordinates
     video = ndim == 2 and info.provenance is not None and info.provenance.is_video
@@ -104,3 +117,16 @@ def plot_trajectory(
     images[0].save(gif, save_all=True, append_images=images[1:], duration=max(int(1000 / fps), 20), loop=0)
     written.append(gif)
     return written
+
+
+def _report_nonfinite(file: TrajectoryFile, trajectory: int, warn: Callable[[str], None] | None) -> None:
+    """Warn about non-finite values anywhere in the plotted trajectory (not only in the drawn frames)."""
+    from physdiff.data import first_nonfinite
+
+    info = file.info
+    found = first_nonfinite(file.read(trajectory))
+    if found is None or warn is None:
+        return
+    count, (frame, channel) = found[0], found[1][:2]
+    warn(f"{info.path}: trajectory {trajectory} holds {count} non-finite value(s) (NaN or Inf), the first at frame "
+         f"{frame} (t = {float(info.time[frame]):.6g}), channel {info.channel_names[channel]}; they are drawn as gaps.")

@@ -25,6 +25,7 @@ from physdiff.integrators import RK4, SSPRK3, BogackiShampine, DormandPrince, Eu
 from physdiff.learners import FNO, PIMRL, ConvLSTM, ConvLSTMAutoencoder, MoDeRNN, PeRCNN, PhyDNet, SequenceLearner
 from physdiff.learners import ConvGRU, ConvRNN, MinConvExpLSTM, MinConvGRU, MinConvLSTM
 from physdiff.learners import ARKMNet
+from physdiff.learners import PhysicNet
 from physdiff.solvers import (
     PDE,
     Burgers,
@@ -201,6 +202,7 @@ LEARNERS: Mapping[str, type[SequenceLearner]] = {
     "minconvlstm": MinConvLSTM,
     "minconvexplstm": MinConvExpLSTM,
     "arkmnet": ARKMNet,
+    "physicnet": PhysicNet,
 }
 
 #: Constructor arguments ``physdiff train`` fills from the training data file when ``[model]``
@@ -219,6 +221,7 @@ FILLED_FROM_DATA: Mapping[str, tuple[str, ...]] = {
     **{name: ("channels", "ndim", "grid") for name in ("convrnn", "convgru", "minconvgru", "minconvlstm",
                                                       "minconvexplstm")},
     "arkmnet": ("channels", "ndim", "frame_size"),
+    "physicnet": ("channels", "ndim"),
 }
 
 

@@ -39,6 +39,7 @@ def run_record(config: Any, model: Any, data: Any, name: str) -> dict[str, Any]:
             "val_trajectories": None if config.val_trajectories is None else list(config.val_trajectories),
             "stride": config.stride,
             "setup_sha256": None if provenance is None else provenance.sha256,
+            "content_sha256": data.content_sha256,
             "pde": None if provenance is None else provenance.pde_config,
             "shape": list(info.shape), "channel_names": list(info.channel_names),
             "space_shape": list(info.space_shape), "sampling_interval": sampling_interval(info),

@@ -10,8 +10,11 @@ from ._validation import check_ndim as check_ndim
 from ._atomic import atomic_write as atomic_write
 from ._atomic import atomic_write_json as atomic_write_json
 from ._atomic import fsync_directory as fsync_directory
+from ._atomic import new_temporary as new_temporary
+from ._atomic import remove_stale_temporaries as remove_stale_temporaries
+from ._atomic import temporary_target as temporary_target
 
 __all__ = [
     "Grid", "PhysdiffError", "as_spacing", "atomic_write", "atomic_write_json", "check_field", "check_ndim",
-    "fsync_directory", "positive_per_axis",
+    "fsync_directory", "new_temporary", "positive_per_axis", "remove_stale_temporaries", "temporary_target",
 ]

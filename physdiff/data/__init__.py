@@ -28,12 +28,17 @@ from ._moving_mnist import MovingMNIST as MovingMNIST
 from ._moving_mnist import MovingMNISTStream as MovingMNISTStream
 from ._moving_mnist import convert_mnist_test_seq as convert_mnist_test_seq
 from ._moving_mnist import read_mnist_test_seq as read_mnist_test_seq
+from ._moving_mnist import regenerate_moving_mnist as regenerate_moving_mnist
 from ._moving_mnist import write_moving_mnist as write_moving_mnist
 from ._reader import TrajectoryFile as TrajectoryFile
 from ._reader import TrajectoryInfo as TrajectoryInfo
 from ._reader import read_info as read_info
 from ._reader import read_trajectories as read_trajectories
 from ._sampling import BurstSample as BurstSample
+from ._scan import ContentScan as ContentScan
+from ._scan import NonFinite as NonFinite
+from ._scan import first_nonfinite as first_nonfinite
+from ._scan import scan_values as scan_values
 from ._sampling import add_noise as add_noise
 from ._sampling import burst_sample as burst_sample
 from ._sampling import downsample as downsample
@@ -46,6 +51,8 @@ __all__ = [
     "MovingMNIST",
     "MovingMNISTStream",
     "BurstWindows",
+    "ContentScan",
+    "NonFinite",
     "Provenance",
     "Regeneration",
     "SCHEMA",
@@ -60,6 +67,7 @@ __all__ = [
     "config_hash",
     "convert_mnist_test_seq",
     "downsample",
+    "first_nonfinite",
     "generate",
     "integrator_name",
     "load_digits",
@@ -69,5 +77,7 @@ __all__ = [
     "read_mnist_test_seq",
     "read_trajectories",
     "regenerate",
+    "regenerate_moving_mnist",
+    "scan_values",
     "write_moving_mnist",
 ]

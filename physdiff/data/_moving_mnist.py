@@ -297,7 +297,8 @@ def regenerate_moving_mnist(info: TrajectoryInfo, out: str | os.PathLike, *, pro
                             "copy of a fixed file and cannot be regenerated. Convert the original file again.")
     source = setup["digits"]
     if source["source"] == "idx" and digits_path is None:
-        raise PhysdiffError(f"{where}: made from the IDX file {source['file']!r}; pass its path (digits_path=).")
+        raise PhysdiffError(f"{where}: made from the IDX file {source['file']!r}, whose path is not stored; rebuild it "
+                            "with physdiff.data.regenerate_moving_mnist(read_info(file), out, digits_path=PATH).")
     digits = load_digits(source["source"], source["split"], path=digits_path if source["source"] == "idx" else None)
     if source.get("resized_from") is not None:
         digits = digits.resized(int(source["size"][0]))

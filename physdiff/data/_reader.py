@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..core import PhysdiffError
+from ..core import PhysdiffError, temporary_target
 from . import _format as fmt
 from ._burst import BurstSpec
 from ._format import Provenance
@@ -75,12 +75,23 @@ class TrajectoryFile:
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         self._where = f"trajectory file {str(self.path)!r}"
-        self._file = _open_hdf5(self.path, self._where)
         try:
-            self.info = _validate(self._file, self.path, self._where)
-        except BaseException:
-            self._file.close()
-            raise
+            self._file = _open_hdf5(self.path, self._where)
+            try:
+                self.info = _validate(self._file, self.path, self._where)
+            except BaseException:
+                self._file.close()
+                raise
+        except PhysdiffError as exc:
+            target = temporary_target(self.path)
+            if target is None:
+                raise
+            raise PhysdiffError(
+                f"{self._where} is the temporary file of an unfinished write of {str(target)!r} (a writer that "
+                f"was killed, or one still running), not a trajectory file ({exc}). If no physdiff process is "
+                f"writing {target.name}, delete this file; the next successful write of {target.name} also removes "
+                "it. Then write the data again with the command that made it."
+            ) from None
 
     def __enter__(self) -> "TrajectoryFile":
         return self

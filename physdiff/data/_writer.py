@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..core import PhysdiffError, fsync_directory
+from ..core import PhysdiffError, fsync_directory, new_temporary, remove_stale_temporaries
 from . import _format as fmt
 from ._burst import BurstSpec
 from ._format import Provenance
@@ -22,13 +22,16 @@ class TrajectoryWriter:
     """Write ``N`` trajectories of ``T`` frames, streamed frame block by frame block.
 
     Use it as a context manager. Everything is written to a temporary file in the
-    destination's directory (``.NAME.XXXX.tmp``); on a clean exit the statistics and
+    destination's directory (``.NAME.HOST-PID.XXXX.tmp``, see :mod:`physdiff.core`); on a clean exit the statistics and
     ``complete = True`` are written last, the file is flushed and fsynced, and
     ``os.replace`` renames it onto ``path`` in one atomic step. On an exception, or
     if fewer frames than announced were written, the temporary file is removed and
     ``path`` is left untouched. A process killed mid-write (no cleanup possible)
     leaves only a ``.tmp`` file whose ``complete`` attribute is false, which
-    :class:`TrajectoryFile` refuses.
+    :class:`TrajectoryFile` refuses, and that the next writer of the same ``path`` removes.
+    After a clean exit :attr:`written` describes the file this writer wrote (read from it
+    before the rename, so it is this writer's file even when another process replaces
+    ``path`` at the same time).
 
     :meth:`append` takes ``states`` shaped ``(B, k, C, *space)`` (``k`` frames of ``B``
     trajectories), so the writer can be passed as ``sink=`` to
@@ -41,7 +44,8 @@ class TrajectoryWriter:
     pairwise update) and stored as ``channel_mean`` / ``channel_std``.
 
     Args:
-        path: destination ``.h5`` file (its directory must exist; an existing file is replaced).
+        path: destination ``.h5`` file (missing directories are created when writing starts; an existing
+            file is replaced).
         n_trajectories, n_frames: ``N`` and ``T``.
         channel_names: one name per channel.
         space_shape: grid points per spatial axis.
@@ -73,8 +77,8 @@ class TrajectoryWriter:
             raise PhysdiffError(f"{where}: channel_names: expected at least one name, got {channel_names!r}.")
         if compression not in fmt.COMPRESSIONS:
             raise PhysdiffError(f"{where}: compression: expected one of {fmt.COMPRESSIONS}, got {compression!r}.")
-        if not self.path.parent.is_dir():
-            raise PhysdiffError(f"{where}: the directory {str(self.path.parent)!r} does not exist; create it first.")
+        if self.path.parent.exists() and not self.path.parent.is_dir():
+            raise PhysdiffError(f"{where}: {str(self.path.parent)!r} is not a directory; choose a path in a directory.")
         self.dtype_name = fmt.dtype_name(dtype)
         self.shape = (n_trajectories, n_frames, len(self.channel_names), *self.space_shape)
         self.time = self._axis(time, n_frames, "time", where)
@@ -98,6 +102,7 @@ class TrajectoryWriter:
         self._file: Any = None
         self._tmp: Path | None = None
         self._entered = False
+        self.written: Any = None  # the TrajectoryInfo of the written file, after a clean exit
         self._next_trajectory = 0  # first trajectory of the block being filled
         self._block = 0  # trajectories in the block being filled (0: none started)
         self._next_frame = 0
@@ -122,9 +127,9 @@ class TrajectoryWriter:
         if self._entered:
             raise PhysdiffError(f"{self._where}: a writer writes one file once; create a new TrajectoryWriter.")
         self._entered = True
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, self._tmp = new_temporary(self.path)
         os.close(fd)
-        self._tmp = Path(tmp)
         try:
             self._file = h5py.File(self._tmp, "w")
             self._create(self._file)
@@ -188,9 +193,14 @@ class TrajectoryWriter:
             os.fsync(fd)  # the data is on disk before the name points at it
         finally:
             os.close(fd)
+        from ._reader import read_info
+
+        # Read back before the rename: afterwards `path` may already be another writer's file.
+        self.written = dataclasses.replace(read_info(self._tmp), path=self.path)
         os.replace(self._tmp, self.path)
         self._tmp = None
         fsync_directory(self.path.parent)
+        remove_stale_temporaries(self.path)
 
     def _abort(self) -> None:
         if self._file is not None:

@@ -11,6 +11,7 @@ from ._arms import arms as arms
 from ._report import aggregate as aggregate
 from ._report import format_table as format_table
 from ._report import plot_comparison as plot_comparison
+from ._report import write_marked_block as write_marked_block
 from ._run import ExperimentData as ExperimentData
 from ._run import evaluate_arm as evaluate_arm
 from ._run import make_data as make_data
@@ -23,6 +24,7 @@ from ._setups import fitzhugh_nagumo_2d as fitzhugh_nagumo_2d
 from ._setups import gray_scott_2d as gray_scott_2d
 from ._setups import gray_scott_3d as gray_scott_3d
 from ._setups import kdv as kdv
+from ._video import Blank as Blank
 from ._video import CopyLast as CopyLast
 from ._video import VideoModel as VideoModel
 from ._video import VideoProtocol as VideoProtocol
@@ -33,5 +35,5 @@ __all__ = [
     "ARMS", "Arm", "BENCHMARK_SETUPS", "ExperimentData", "ExperimentSetup", "aggregate", "arms", "burgers_2d",
     "evaluate_arm", "fitzhugh_nagumo_2d", "format_table", "gray_scott_2d", "gray_scott_3d", "kdv", "make_data",
     "plot_comparison", "run_experiment", "train_arm",
-    "CopyLast", "VideoModel", "VideoProtocol", "run_video_model", "video_test_file",
+    "Blank", "CopyLast", "VideoModel", "VideoProtocol", "run_video_model", "video_test_file", "write_marked_block",
 ]

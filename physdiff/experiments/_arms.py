@@ -20,7 +20,10 @@ from ._setups import ExperimentSetup
 
 
 def _percnn(setup: ExperimentSetup, channels: int, spacing: tuple[float, ...], substeps: int) -> PeRCNN:
-    return PeRCNN(channels, setup.ndim, dt=setup.dt, spacing=list(spacing), substeps=substeps, **setup.percnn)
+    """A PeRCNN whose output interval is ``substeps`` data intervals ``dt``."""
+    m = setup.percnn_substeps
+    return PeRCNN(channels, setup.ndim, dt=setup.dt / m, spacing=list(spacing), substeps=substeps * m,
+                  **setup.percnn)
 
 
 def _pimrl(mode: str) -> Callable[[ExperimentSetup, int, tuple[float, ...]], SequenceLearner]:

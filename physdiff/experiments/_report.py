@@ -14,6 +14,23 @@ from ..data import read_trajectories
 from ._setups import ExperimentSetup
 
 
+def write_marked_block(path: str | Path, name: str, body: str, *, title: str = "Results") -> Path:
+    """Replace the text between ``<!-- results:NAME:begin -->`` and ``<!-- results:NAME:end -->`` of the
+    page ``path`` with ``body`` (atomically); the rest of the page is kept. A missing page is created
+    with ``# title``, missing markers are appended."""
+    from ..core import atomic_write
+
+    begin, end = f"<!-- results:{name}:begin -->", f"<!-- results:{name}:end -->"
+    path = Path(path)
+    text = path.read_text() if path.exists() else f"# {title}\n\n{begin}\n{end}\n"
+    if begin not in text or end not in text:
+        text = text.rstrip() + f"\n\n{begin}\n{end}\n"
+    head, rest = text.split(begin, 1)
+    new = head + begin + "\n" + body.strip("\n") + "\n" + end + rest.split(end, 1)[1]
+    atomic_write(path, lambda handle: handle.write(new.encode("utf-8")))
+    return path
+
+
 def _mean_spread(values: list[float]) -> tuple[float, float]:
     finite = [v for v in values if math.isfinite(v)]
     if len(finite) < len(values):
@@ -22,8 +39,9 @@ def _mean_spread(values: list[float]) -> tuple[float, float]:
 
 
 def aggregate(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One row per model (in first-seen order): RMSE, MAE, nRMSE and HCT as (mean, sample std over seeds),
-    the parameter count and the mean training time."""
+    """One row per model (in first-seen order): RMSE, MAE, nRMSE, HCT and the artefact ratio as (mean,
+    sample std over seeds), the parameter count, the mean training time, the mean number of
+    (macro) training steps and how many seeds early stopping ended (the others ran out of budget)."""
     rows: dict[str, dict[str, Any]] = {}
     for r in results:
         row = rows.setdefault(r["model"], {"model": r["model"], "label": r["label"], "runs": []})
@@ -33,6 +51,12 @@ def aggregate(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         runs = row.pop("runs")
         for key in ("rmse", "mae", "nrmse", "hct_mean", "train_seconds"):
             row[key] = _mean_spread([float(r[key]) for r in runs])
+        # Runs made before the artefact ratio existed lack it: shown as "n/a", not as diverged.
+        ratios = [float(r["artefact_ratio"]) for r in runs if "artefact_ratio" in r]
+        row["artefact_ratio"] = _mean_spread(ratios) if len(ratios) == len(runs) else None
+        stages = [r["training"]["macro"] for r in runs if "training" in r]
+        row["steps"] = statistics.fmean(st["steps"] for st in stages) if len(stages) == len(runs) else None
+        row["early_stopped"] = sum(st["stopped"] == "early_stopping" for st in stages)
         row["params"] = runs[0]["params"]
         row["seeds"] = len(runs)
         out.append(row)
@@ -46,16 +70,27 @@ def _cell(value: tuple[float, float], digits: int) -> str:
     return f"{mean:.{digits}g} ± {spread:.1g}" if spread else f"{mean:.{digits}g}"
 
 
+def _steps_cell(row: Mapping[str, Any]) -> str:
+    if row.get("steps") is None:
+        return "n/a"
+    return f"{row['steps']:.0f} ({row['early_stopped']}/{row['seeds']})"
+
+
 def format_table(rows: Sequence[Mapping[str, Any]], *, markdown: bool = True,
                  paper: Mapping[str, float] | None = None) -> str:
-    """The comparison table; ``paper`` maps model names to the paper's RMSE (an extra column)."""
-    header = ["model", "RMSE", "HCT", "nRMSE", "parameters", "train time (s)", "seeds"]
+    """The comparison table; ``paper`` maps model names to the paper's RMSE (an extra column).
+
+    The artefact ratio is :func:`physdiff.metrics.artefact_ratio` (1: as smooth as the truth)."""
+    header = ["model", "RMSE", "HCT", "nRMSE", "artefact ratio", "parameters", "train time (s)",
+              "steps (early-stopped seeds)", "seeds"]
     if paper is not None:
         header.insert(2, "paper RMSE")
     lines = []
     for row in rows:
+        ratio = row.get("artefact_ratio")
         cells = [row["label"], _cell(row["rmse"], 3), _cell(row["hct_mean"], 3), _cell(row["nrmse"], 3),
-                 f"{row['params']:,}", f"{row['train_seconds'][0]:.0f}", str(row["seeds"])]
+                 "n/a" if ratio is None else _cell(ratio, 2), f"{row['params']:,}",
+                 f"{row['train_seconds'][0]:.0f}", _steps_cell(row), str(row["seeds"])]
         if paper is not None:
             cells.insert(2, f"{paper[row['model']]:g}" if row["model"] in paper else "")
         lines.append(cells)

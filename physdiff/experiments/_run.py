@@ -92,35 +92,45 @@ def make_data(setup: ExperimentSetup, folder: Path, *, report: Report = print) -
 
 
 def _config(setup: ExperimentSetup, steps: int, horizon: int, context: int, seed: int, device: str) -> TrainConfig:
+    """At most ``steps`` Adam steps (cosine decay over them); stops after ``setup.patience`` validations
+    without a better validation RMSE."""
+    every = max(1, min(setup.validate_every, steps))
     return TrainConfig(
         steps=steps, batch_size=setup.batch_size, context_frames=context, horizon=horizon,
         optimizer=OptimizerConfig(name="adam", lr=setup.lr), schedule=ScheduleConfig(name="cosine", min_factor=0.1),
-        grad_clip=1.0, validate_every=max(1, steps // 5), checkpoint_every=max(1, steps // 5),
-        log_every=max(1, steps // 20), seed=seed, device=device,
+        grad_clip=1.0, validate_every=every, checkpoint_every=every, early_stopping_patience=setup.patience,
+        log_every=max(1, min(every, steps // 20)), seed=seed, device=device,
     )
 
 
-def _fit(model: SequenceLearner, cfg: TrainConfig, train: Any, val: Any, out: Path, bar: Bar | None) -> float:
-    """Train (resuming if ``out`` holds a run), reload the best validated weights; return seconds spent now."""
+def _fit(model: SequenceLearner, cfg: TrainConfig, train: Any, val: Any, out: Path,
+         bar: Bar | None) -> tuple[float, dict[str, Any]]:
+    """Train (resuming if ``out`` holds a run), reload the best validated weights.
+
+    Returns:
+        Seconds spent now, and ``{"steps": steps trained, "max_steps": the budget, "stopped":
+        "early_stopping" or "completed" (the budget ran out first)}``.
+    """
     start = time.perf_counter()
     progress = None if bar is None else (lambda step, total, _metrics: bar(step, total))
     trainer = Trainer(model, cfg, train, val, out_dir=out, progress=progress, resume="auto")
-    trainer.fit()
+    result = trainer.fit()
     best = out / "best.pt"
     if best.exists():
         load_weights(model, best)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, {"steps": result.steps, "max_steps": cfg.steps, "stopped": result.stopped}
 
 
 def train_arm(
     arm: Arm, setup: ExperimentSetup, data: ExperimentData, seed: int, folder: Path, *, device: str = "auto",
     bar_factory: Callable[[str], Bar] | None = None,
-) -> tuple[SequenceLearner, float, tuple[torch.Tensor, torch.Tensor]]:
+) -> tuple[SequenceLearner, float, tuple[torch.Tensor, torch.Tensor], dict[str, Any]]:
     """Build ``arm``'s model with ``seed`` and train it (micro pretraining first if the arm has one).
 
     Returns:
-        The trained model (best validated weights), the training seconds, and the training
-        data's per-channel ``(mean, std)`` (the normalisation of black-box learners).
+        The trained model (best validated weights), the training seconds, the training data's
+        per-channel ``(mean, std)`` (the normalisation of black-box learners), and how each stage
+        ended (``{"macro": {...}, "micro": {...}}``, see :func:`_fit`).
     """
     seed_everything(seed)
     model = arm.build(setup, data.channels, data.spacing)
@@ -128,19 +138,20 @@ def train_arm(
     def bar(stage: str) -> Bar | None:
         return bar_factory(f"{arm.label} seed {seed} {stage}") if bar_factory else None
 
-    seconds = 0.0
+    seconds, stages = 0.0, {}
     if arm.pretrain_micro:
         micro = model.micro
         length = setup.burst.burst_length
         train = BurstWindows(data.train, length, trajectories=data.train_ids, normalize=False)
         val = BurstWindows(data.train, length, trajectories=data.val_ids, normalize=False)
         cfg = _config(setup, setup.micro_steps, length - 1, 1, seed, device)
-        seconds += _fit(micro, cfg, train, val, folder / "micro", bar("(bursts)"))
+        spent, stages["micro"] = _fit(micro, cfg, train, val, folder / "micro", bar("(bursts)"))
+        seconds += spent
     windows = training_windows(model, data.train, context_frames=setup.context_frames, horizon=setup.horizon,
                                val_trajectories=data.val_ids)
     cfg = _config(setup, setup.steps, setup.horizon, setup.context_frames, seed, device)
-    seconds += _fit(model, cfg, windows.train, windows.val, folder / "macro", bar("(macro)"))
-    return model, seconds, (windows.mean, windows.std)
+    spent, stages["macro"] = _fit(model, cfg, windows.train, windows.val, folder / "macro", bar("(macro)"))
+    return model, seconds + spent, (windows.mean, windows.std), stages
 
 
 def evaluate_arm(
@@ -182,27 +193,29 @@ def run_experiment(
     """Train and evaluate every arm for every seed on ``setup``; return one result dict per (arm, seed).
 
     Each result holds ``model``, ``label``, ``seed``, ``rmse``, ``mae``, ``nrmse``, ``hct_mean``,
-    ``params``, ``train_seconds`` and the error/correlation curves over the test rollouts.
+    ``artefact_ratio``, ``params``, ``train_seconds``, ``training`` (steps trained and whether
+    early stopping ended each stage) and the error/correlation curves over the test rollouts.
     """
     out = Path(out)
     models = arms(ablations=True) if models is None else tuple(models)
     data = make_data(setup, out / "data", report=report)
     _check_runs_match_data(out, data)
     results = []
-    for arm in models:
-        for seed in seeds:
+    # Seeds outermost: an interrupted run has every model at the first seeds, not some models only.
+    for seed in seeds:
+        for arm in models:
             folder = out / "runs" / arm.name / f"seed{seed}"
             done = folder / "result.json"
             if done.exists():
                 results.append(json.loads(done.read_text()))
                 report(f"{arm.label} (seed {seed}): done earlier, RMSE {results[-1]['rmse']:.4g}")
                 continue
-            model, seconds, statistics = train_arm(arm, setup, data, seed, folder, device=device,
-                                                   bar_factory=bar_factory)
+            model, seconds, statistics, stages = train_arm(arm, setup, data, seed, folder, device=device,
+                                                           bar_factory=bar_factory)
             summary, rollout = evaluate_arm(model, setup, data, statistics)
             summary.update(model=arm.name, label=arm.label, seed=seed, train_seconds=seconds,
                            params=sum(p.numel() for p in model.parameters() if p.requires_grad),
-                           setup=setup.name, macro_dt=setup.macro_dt)
+                           setup=setup.name, macro_dt=setup.macro_dt, training=stages)
             atomic_write(folder / "rollout.pt", lambda handle, r=rollout: torch.save(r, handle))
             atomic_write_json(done, summary)
             report(f"{arm.label} (seed {seed}): RMSE {summary['rmse']:.4g}, HCT {summary['hct_mean']:.4g}, "

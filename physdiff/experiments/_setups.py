@@ -37,10 +37,15 @@ class ExperimentSetup:
         seed: first initial-condition seed (trajectory ``i`` uses ``seed + i``; the test file ``seed + 1000 + i``).
         context_frames: true frames every learner gets before predicting.
         horizon: macro steps unrolled in the training loss.
-        steps: optimiser steps of each learner's (fine-)training; ``micro_steps`` of PIMRL's
-            micro pretraining on the bursts.
+        steps: maximum optimiser steps (the budget) of each learner's (fine-)training;
+            ``micro_steps`` the same for PIMRL's micro pretraining on the bursts. Training stops
+            earlier once the validation RMSE has not improved for ``patience`` validations, one
+            every ``validate_every`` steps; the best validated weights are kept.
         batch_size, lr: training batch and Adam learning rate (cosine decay to 10 %).
         percnn: keyword arguments of :class:`~physdiff.learners.PeRCNN` (besides channels, ndim, dt, spacing).
+        percnn_substeps: integrator steps of every PeRCNN (PIMRL's micro module included) per data
+            interval ``dt`` (its step is ``dt / percnn_substeps``; >1 where ``dt`` is beyond the
+            stability limit of the integrator on the known term, e.g. KdV's dispersion).
         convlstm, fno, macro: keyword arguments of ConvLSTM, FNO and PIMRL's ConvLSTMAutoencoder.
         period: PIMRL's message-passing period ``N`` (macro steps).
         reduced: what differs from the paper's setting.
@@ -63,11 +68,14 @@ class ExperimentSetup:
     seed: int = 0
     context_frames: int = 2
     horizon: int = 4
-    steps: int = 200
-    micro_steps: int = 150
+    steps: int = 400
+    micro_steps: int = 300
+    validate_every: int = 20
+    patience: int = 5
     batch_size: int = 4
     lr: float = 2e-3
     percnn: dict[str, Any] = field(default_factory=dict)
+    percnn_substeps: int = 1
     convlstm: dict[str, Any] = field(default_factory=lambda: {"hidden_channels": (16, 16)})
     fno: dict[str, Any] = field(default_factory=dict)
     macro: dict[str, Any] = field(default_factory=lambda: {"latent_channels": 16, "hidden_channels": (16,)})
@@ -127,15 +135,23 @@ def gray_scott_3d(grid: int = 24) -> ExperimentSetup:
         burst=BurstSpec(burst_length=6, burst_every=40, macro_every=5),
         percnn={"hidden": 4, "coefficient_bound": [0.4, 0.2], "init_gain": 0.01},
         convlstm={"hidden_channels": (12, 12)}, fno={"n_modes": (min(6, grid // 4),) * 3, "hidden_channels": 12, "n_layers": 4},
-        steps=200, micro_steps=150,
         reduced=(f"grid {grid}^3 on [0, {grid * 100 / 48:.0f})^3 (paper 48^3 on [0, 100)^3, same dx); "
                  "8 initial seed cubes, the first 100 time units skipped; 3 + 2 trajectories of 120 time units; "
-                 "a few hundred Adam steps per model"),
+                 "at most 400 Adam steps per model (early stopping)"),
     )
 
 
 def gray_scott_2d(grid: int = 32) -> ExperimentSetup:
-    """2D Gray-Scott, PeRCNN parameters (Du 2e-5, Dv 5e-6, F 0.04, k 0.06, dx = 0.01), ``grid^2`` points."""
+    """2D Gray-Scott, PeRCNN parameters (Du 2e-5, Dv 5e-6, F 0.04, k 0.06, dx = 0.01), ``grid^2`` points.
+
+    Scales (checked on simulated fields): the spots and rings have a diameter of ~0.1 (10 cells)
+    and a rim ~0.05 wide, so the default 32^2 grid (0.32 wide) holds about three pattern units per
+    axis; the initial seed squares (half-width ``grid // 10``) fill it with patterns by ``t ~ 200``.
+    64^2 shows the same structures with more empty space at 4x the cost. PeRCNN gets the setting
+    of its own 2D Gray-Scott script: the known Laplacian (5-point, 4th order) with coefficients
+    bounded by twice the true diffusivities, a 1x1 Pi-block of 8 channels (3 branches), forward
+    Euler at its ``dt = 0.5`` with ``k = 10`` substeps per macro step.
+    """
     shape = (grid,) * 2
     return ExperimentSetup(
         name="gray-scott-2d", title="2D Gray-Scott",
@@ -173,17 +189,29 @@ def fitzhugh_nagumo_2d(grid: int = 32) -> ExperimentSetup:
     )
 
 
-def kdv(points: int = 64) -> ExperimentSetup:
-    """KdV ``u_t + 6 u u_x + u_xxx = 0`` on a periodic interval of length 32, ``points`` points (ETDRK4 data)."""
+def kdv(points: int = 128) -> ExperimentSetup:
+    """KdV ``u_t + 6 u u_x + u_xxx = 0`` on a periodic interval of length 32, ``points`` points (ETDRK4 data).
+
+    Scales: the smooth initial data (5 sines of amplitude <= 0.5, modes 1-3) steepen into
+    solitons of height up to ~1.8, i.e. speed ``c`` up to ~3.6 and width ``2 / sqrt(c)`` ~ 1. With
+    128 points (dx = 0.25) a soliton spans ~4 points, and the data are resolved (energy above half
+    the Nyquist wavenumber ~1e-6 of the total, against ~1e-3 with 64 points); in one macro step
+    ``Dt = 0.1`` the fastest soliton moves ~1.4 grid points, inside a 3-point convolution's reach.
+    PeRCNN's known term is the dispersion: a frozen second-order ``d^3/dx^3`` stencil (5 points)
+    with a learnable coefficient; the advective ``u u_x`` is left to a 2-branch, 5-point
+    Pi-block. RK4, not Euler (unstable on the imaginary eigenvalues of dispersion), with 4
+    substeps per data interval: ``dt = 0.005``, ``dt * max|symbol| = 0.005 * 166 = 0.83 < 2.8``.
+    """
     shape = (points,)
     return ExperimentSetup(
         name="kdv", title="KdV",
         build_pde=lambda: KdV(n=points, length=32.0), shape=shape, dt=0.02, save_every=2, frames=301,
         integrator=NativeScheme, burst=BurstSpec(burst_length=6, burst_every=50, macro_every=5),
-        # No known term: KdV has no diffusion; a 5-point Pi-block can represent u u_x and u_xxx.
-        percnn={"hidden": 16, "kernel_size": 5, "known_term": None, "init_gain": 0.1},
-        fno=_fno_modes(shape, points // 4),
-        reduced=f"{points} points (the paper's grid is unpublished); 3 + 2 trajectories of 6 time units",
+        percnn={"hidden": 8, "n_branches": 2, "kernel_size": 5, "known_term": "third_derivative", "accuracy": 2,
+                "integrator": "RK4", "init_gain": 0.1},
+        percnn_substeps=4, steps=1000, micro_steps=600, validate_every=25, patience=6,
+        fno=_fno_modes(shape, points // 8),
+        reduced=f"{points} points on [0, 32) (the paper's grid is unpublished); 3 + 2 trajectories of 6 time units",
     )
 
 

@@ -51,6 +51,15 @@ class CopyLast(SequenceLearner):
         return {"channels": self.channels, "ndim": self.ndim}
 
 
+class Blank(CopyLast):
+    """The blank-frame baseline: every predicted frame is zero. On sparse frames such as Moving MNIST
+    its per-frame MSE is the digits' energy, which a model that has not learned the motion (or a
+    copy of the last frame, which misplaces the digits) can exceed."""
+
+    def step(self, u: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
+        return torch.zeros_like(u), state
+
+
 @dataclass(frozen=True)
 class VideoProtocol:
     """A Moving MNIST training and evaluation protocol (the same for every compared model).

@@ -15,6 +15,8 @@ frames ``(B, C, *space)`` (see each docstring).
 * :func:`video_metrics`: MSE/MAE/PSNR/SSIM by the video papers' conventions (per-frame sums,
   clipped frames, the SSIM data range published values used next to the correct one);
   :func:`video_error_curve`: the per-frame-sum MSE per predicted step.
+* :func:`artefact_ratio`: high-wavenumber energy of the prediction over the truth's (stripes, checkerboards);
+  :func:`high_wavenumber_energy`: that energy per frame.
 
 This layer imports only ``physdiff.core`` and torch. Documented in ``docs/api/metrics.md``.
 """
@@ -31,11 +33,15 @@ from ._pointwise import per_frame_sum as per_frame_sum
 from ._pointwise import rmse as rmse
 from ._video import video_error_curve as video_error_curve
 from ._video import video_metrics as video_metrics
+from ._spectral import artefact_ratio as artefact_ratio
+from ._spectral import high_wavenumber_energy as high_wavenumber_energy
 
 __all__ = [
+    "artefact_ratio",
     "correlation_curve",
     "error_curve",
     "hct",
+    "high_wavenumber_energy",
     "mae",
     "mse",
     "nrmse",

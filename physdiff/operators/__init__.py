@@ -89,3 +89,8 @@ from ._sphere import SphericalConv as SphericalConv
 from ._sphere import sphere_coordinates as sphere_coordinates
 
 __all__ += ["SphereLaplacian", "SpherePoisson", "SphericalConv", "sphere_coordinates"]
+
+# --- flow warping (semi-Lagrangian advection step) ---
+from ._warp import warp as warp
+
+__all__ += ["warp"]

@@ -61,7 +61,21 @@ def simulate(
         raise PhysdiffError(
             f"simulate: save_every={save_every} must divide steps={steps}; choose steps as a multiple of save_every."
         )
+    if not torch.isfinite(u0).all():
+        bad = ~torch.isfinite(u0)
+        first = tuple(int(i) for i in bad.nonzero()[0])
+        raise PhysdiffError(
+            f"simulate: the initial state u0 holds {int(bad.sum())} non-finite value(s) (NaN or Inf), the first at "
+            f"index {first} (batch, channel, *grid), before any step was taken: the input is at fault, not the time "
+            "step. Check the initial condition and its parameters."
+        )
     limit = rhs.stable_dt(integrator) if check_stability and hasattr(rhs, "stable_dt") else None
+    if limit == 0:
+        raise PhysdiffError(
+            f"simulate: {integrator.__name__} is unstable for {type(rhs).__name__} at any dt: the equation's "
+            "eigenvalues lie on the imaginary axis (dispersion, advection) and the method's stability region "
+            "contains none of it. Use a method whose region does, e.g. SSPRK3 or RK4."
+        )
     if limit is not None and dt > limit:
         raise PhysdiffError(
             f"simulate: dt={dt} exceeds the explicit stability limit {limit:.4g} of {integrator.__name__} "

@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..core import PhysdiffError
-from ..data import TrajectoryInfo, TrajectoryWindows, read_info
+from ..data import TrajectoryInfo, TrajectoryWindows, read_info, scan_values
 from ..learners import SequenceLearner
 
 
@@ -50,6 +50,8 @@ class WindowData:
         mean, std: ``(1, C, 1, ...)`` statistics of the training file (std 0 replaced by 1);
             ``x * std + mean`` maps normalised windows back to physical units.
         info: the training file's :class:`~physdiff.data.TrajectoryInfo`.
+        content_sha256: checksum of the training file's stored values (see
+            :func:`~physdiff.data.scan_values`), so a resumed run can check it has the same data.
     """
 
     train: Dataset
@@ -60,6 +62,7 @@ class WindowData:
     mean: torch.Tensor
     std: torch.Tensor
     info: TrajectoryInfo
+    content_sha256: str | None = None
 
 
 def sampling_interval(info: TrajectoryInfo) -> float | None:
@@ -140,11 +143,13 @@ def training_windows(
 
     Raises:
         PhysdiffError: a channel or dimension mismatch, a time_step that is not a multiple of the
-            sampling interval, a horizon longer than the data, or an invalid split.
+            sampling interval, a horizon longer than the data, an invalid split, or a value that
+            is not finite (NaN or Inf; the message names the file, trajectory, frame and channel).
     """
     path = Path(path)
     where = f"training_windows({str(path)!r})"
     info = read_info(path)
+    content = _finite_content(path, info)
     check_compatible(model, info)
     frame_step, dt = frame_step_for(model, info)
     length = context_frames + horizon
@@ -183,6 +188,7 @@ def training_windows(
                                 frame_step=frame_step, dtype=dtype)
     elif val_path is not None:
         val_info = read_info(val_path)
+        _finite_content(Path(val_path), val_info)
         check_compatible(model, val_info)
         if tuple(val_info.space_shape) != tuple(info.space_shape):
             raise PhysdiffError(f"{where}: validation file {str(val_path)!r} has grid {tuple(val_info.space_shape)}, "
@@ -195,4 +201,19 @@ def training_windows(
                                 dtype=dtype)
         val = NormalizedWindows(raw, train.mean, train.std) if normalize else raw
     return WindowData(train=train, val=val, frame_step=frame_step, dt=dt, normalized=normalize,
-                      mean=train.mean, std=train.std, info=info)
+                      mean=train.mean, std=train.std, info=info, content_sha256=content)
+
+
+def _finite_content(path: Path, info: TrajectoryInfo) -> str:
+    """The file's content checksum, after checking every value is finite (one pass over the file).
+
+    Why up front: one NaN pixel makes every loss it touches NaN, and the NaN guard would spend
+    the run rolling back and cutting the learning rate instead of saying what is wrong.
+    """
+    scan = scan_values(path)
+    if scan.nonfinite is not None:
+        raise PhysdiffError(
+            f"trajectory file {str(path)!r}: {scan.nonfinite.describe(info)}. Training needs finite data; "
+            "regenerate the file (physdiff regenerate) or write one without those trajectories."
+        )
+    return scan.sha256

@@ -24,6 +24,9 @@ class RolloutEvaluation:
         hct: ``(N,)`` high-correlation time per trajectory (threshold 0.8, time until the first drop).
         error_curve: ``(n_steps,)`` RMSE per predicted step.
         correlation_curve: ``(N, n_steps)`` Pearson correlation per trajectory and step.
+        artefact_ratio: high-wavenumber energy (above half the Nyquist wavenumber) of the
+            predictions over the truth's, last quarter of the rollouts (1: as smooth as the truth;
+            see :func:`physdiff.metrics.artefact_ratio`).
     """
 
     predictions: torch.Tensor
@@ -35,6 +38,7 @@ class RolloutEvaluation:
     hct: torch.Tensor
     error_curve: torch.Tensor
     correlation_curve: torch.Tensor
+    artefact_ratio: float
 
     @property
     def hct_mean(self) -> float:
@@ -44,7 +48,7 @@ class RolloutEvaluation:
         """JSON-serialisable scalars and curves (no predictions)."""
         return {"rmse": self.rmse, "mae": self.mae, "nrmse": self.nrmse, "hct_mean": self.hct_mean,
                 "hct": self.hct.tolist(), "time": self.time.tolist(), "error_curve": self.error_curve.tolist(),
-                "correlation_curve": self.correlation_curve.tolist()}
+                "correlation_curve": self.correlation_curve.tolist(), "artefact_ratio": self.artefact_ratio}
 
 
 def _device_dtype(model: torch.nn.Module) -> tuple[torch.device, torch.dtype]:
@@ -115,4 +119,5 @@ def evaluate_rollout(
         hct=metrics.hct(predictions, targets, dt=dt, threshold=hct_threshold),
         error_curve=metrics.error_curve(predictions, targets, "rmse"),
         correlation_curve=metrics.correlation_curve(predictions, targets),
+        artefact_ratio=float(metrics.artefact_ratio(predictions, targets)),
     )

@@ -73,9 +73,9 @@ class NanGuard:
             raise PhysdiffError(
                 f"training: step {step}: {what} is not finite for the {self.consecutive}th step in a row "
                 f"(nan_guard.max_retries = {self.config.max_retries}), even after rolling back and scaling the learning "
-                f"rate down to {self.lr_scale:g} x its schedule. The last checkpoint (last.pt) is intact. Try a lower "
-                "optimizer.lr, grad_clip, a shorter horizon or a horizon curriculum, float64, or check the data for "
-                "NaN/Inf."
+                f"rate down to {self.lr_scale:g} x its schedule. The last checkpoint (last.pt), if one was written, "
+                "is intact. Try a lower optimizer.lr, grad_clip, a shorter horizon or a horizon curriculum, float64, "
+                "or check the data for NaN/Inf."
             )
         if self.good is not None:
             model.load_state_dict(self.good["model"])

@@ -3,9 +3,11 @@ and optionally TensorBoard events.
 
 Records are dicts with ``step`` and ``kind``: ``"train"`` (loss, lr, horizon, ...), ``"val"``
 (validation metrics) or ``"event"`` (NaN-guard recoveries, resumes, early stopping). Files
-are only ever appended to. A resumed run first appends ``{"kind": "event", "event":
-"resumed", "step": k}``: records of the interrupted run with ``step > k`` stay in the file
-but are superseded, and :func:`read_log` drops them.
+are appended to while a run trains. A run resumed from its checkpoint of step ``k`` first
+removes the records the interrupted run wrote after it (``step > k``, from both files, each
+rewritten atomically: :func:`truncate_log`), then appends ``{"kind": "event", "event":
+"resumed", "step": k}``, so the logs describe the resumed state. :func:`read_log` also drops
+such records from logs written before this rule.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import os
 import warnings
 from pathlib import Path
 from typing import Any
+
+from ..core import atomic_write
 
 JSONL_NAME = "metrics.jsonl"
 CSV_NAME = "metrics.csv"
@@ -122,3 +126,54 @@ def read_log(path: str | os.PathLike) -> list[dict[str, Any]]:
                 records = [r for r in records if r["step"] <= record["step"]]
             records.append(record)
     return records
+
+
+def _at_most(value: Any, step: int) -> bool:
+    """``value`` (a record's step, as JSON or CSV text) is a number no greater than ``step``."""
+    try:
+        return float(value) <= step
+    except (TypeError, ValueError):
+        return False
+
+
+def truncate_log(out_dir: str | os.PathLike, step: int) -> int:
+    """Remove the records with ``step`` greater than ``step`` from ``metrics.jsonl`` and ``metrics.csv``.
+
+    Lines that cannot be read (a line cut by a crash) go too. Each file is rewritten atomically
+    and only if something changes. Returns the number of JSON records removed.
+    """
+    out_dir = Path(out_dir)
+    removed = 0
+    path = out_dir / JSONL_NAME
+    if path.exists():
+        lines = path.read_text(encoding="utf-8").splitlines()
+        kept = []
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and _at_most(record.get("step"), step):
+                kept.append(line)
+        removed = len(lines) - len(kept)
+        if removed:
+            text = "".join(line + "\n" for line in kept)
+            atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
+    path = out_dir / CSV_NAME
+    if path.exists():
+        with open(path, encoding="utf-8", newline="") as handle:
+            rows = list(csv.reader(handle))
+        if rows:
+            header, body = rows[0], rows[1:]
+            column = header.index("step") if "step" in header else 0
+            kept_rows = [r for r in body if len(r) == len(header) and _at_most(r[column], step)]
+            if len(kept_rows) != len(body):
+                def write(handle: Any) -> None:
+                    import io
+
+                    buffer = io.StringIO(newline="")
+                    csv.writer(buffer).writerows([header, *kept_rows])
+                    handle.write(buffer.getvalue().encode("utf-8"))
+
+                atomic_write(path, write)
+    return removed

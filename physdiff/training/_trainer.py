@@ -45,7 +45,7 @@ from ._checkpoint import (
 from ._compile import compiled_step
 from ._config import TrainConfig
 from ._guard import NanGuard
-from ._log import JSONL_NAME, MetricsLog, read_log
+from ._log import CSV_NAME, JSONL_NAME, MetricsLog, read_log, truncate_log
 from ._result import FitResult
 from ._rng import global_rng_state, make_generator, seed_everything, set_global_rng_state
 from ._schedules import horizon_at, lr_factor, teacher_forcing_at
@@ -77,7 +77,9 @@ class Trainer:
         out_dir: run directory for ``last.pt``, ``best.pt``, ``metrics.jsonl`` and ``metrics.csv``.
         progress: called on rank 0 after every step as ``progress(step, total_steps, metrics)``.
         resume: False: start a new run (refused if ``out_dir`` already holds one); True: continue
-            from ``out_dir/last.pt`` (an error if there is none); ``"auto"``: continue if it exists.
+            from ``out_dir/last.pt`` (an error if the directory holds no run); ``"auto"``: continue if
+            it exists. A run that stopped before its first checkpoint (logs but no ``last.pt``) has
+            nothing to continue: any ``resume`` starts it again from step 0, replacing its logs.
 
     Raises:
         PhysdiffError: windows that do not fit the model or the configuration, a run directory
@@ -133,16 +135,17 @@ class Trainer:
         self.loss_sum, self.loss_count = 0.0, 0
         self.elapsed = 0.0
         self._fitted = False
+        self._events: list[str] = []  # event messages not yet passed to progress
         last = self.out_dir / LAST
-        exists = last.exists() or (self.out_dir / JSONL_NAME).exists()
-        restore = resume is True or (resume == "auto" and last.exists())
-        if restore and not last.exists():
+        logs = [self.out_dir / name for name in (JSONL_NAME, CSV_NAME) if (self.out_dir / name).exists()]
+        restore = last.exists() and resume in (True, "auto")
+        if resume is True and not last.exists() and not logs:
             raise PhysdiffError(f"Trainer: resume=True but {str(last)!r} does not exist; start a new run "
                                 "(resume=False) or point out_dir at the run to continue.")
-        if not restore and exists:
+        if not restore and last.exists():
             raise PhysdiffError(
-                f"Trainer: out_dir {str(self.out_dir)!r} already holds a run (last.pt or metrics.jsonl); pass "
-                "resume=True to continue it, or choose another directory (nothing there is overwritten)."
+                f"Trainer: out_dir {str(self.out_dir)!r} already holds a run (last.pt); pass resume=True to "
+                "continue it, or choose another directory (nothing there is overwritten)."
             )
         if self.dist.active:
             torch.distributed.barrier()  # every rank has looked before rank 0 creates files
@@ -151,13 +154,24 @@ class Trainer:
         else:
             seed_everything(cfg.seed)
             D.broadcast_parameters(model, self.dist)
+        dropped = 0
         if self.dist.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
+            if restore:
+                dropped = truncate_log(self.out_dir, self.step)  # rows the interrupted run wrote after last.pt
+            else:
+                for path in logs:  # a start that never reached its first checkpoint: its logs describe nothing
+                    path.unlink(missing_ok=True)
         self.log = MetricsLog(self.out_dir, enabled=self.dist.is_main, tensorboard=cfg.tensorboard)
         self.history: list[dict[str, Any]] = read_log(self.out_dir) if restore and self.dist.is_main else []
         if restore:
+            removed = f"; removed {dropped} log record(s) the interrupted run wrote after it" if dropped else ""
             self._record({"step": self.step, "kind": "event", "event": "resumed",
-                          "message": f"resumed from {LAST} at step {self.step}; later records above are superseded"})
+                          "message": f"resumed from {LAST} at step {self.step}{removed}"})
+        elif logs:
+            self._record({"step": 0, "kind": "event", "event": "restarted",
+                          "message": f"the earlier run in {self.out_dir} stopped before its first checkpoint "
+                                     f"(step {cfg.checkpoint_every}), so it started again from step 0"})
 
     def _restore(self, path: Path) -> None:
         ckpt = read_checkpoint(path)
@@ -221,6 +235,8 @@ class Trainer:
         record.setdefault("time", round(self._elapsed(), 3))
         self.history.append(record)
         self.log.write(record)
+        if record["kind"] == "event" and self.dist.is_main:
+            self._events.append(str(record.get("message", record.get("event"))))
 
     # ------------------------------------------------------------------ one step
     def _autocast(self) -> contextlib.AbstractContextManager:
@@ -383,6 +399,7 @@ class Trainer:
                     if step % cfg.checkpoint_every == 0 or step == cfg.steps or stopped != "completed":
                         self._save_last()
                     if self.progress is not None and self.dist.is_main:
+                        shown["events"], self._events = self._events, []  # NaN guard, resume, early stopping
                         self.progress(step, cfg.steps, shown)
             if not (self.out_dir / LAST).exists():
                 self._save_last()  # e.g. resumed at the end: make sure a checkpoint exists

@@ -140,9 +140,14 @@ def test_bad_arguments_are_refused(tmp_path, kwargs, match):
         TrajectoryWriter(tmp_path / "f.h5", **args)
 
 
-def test_a_missing_directory_is_named(tmp_path):
-    with pytest.raises(PhysdiffError, match="does not exist"):
-        TrajectoryWriter(tmp_path / "no" / "f.h5", n_trajectories=1, n_frames=1, channel_names=["u"], space_shape=(4,))
+def test_a_missing_directory_is_created_and_a_file_as_directory_is_named(tmp_path):
+    with TrajectoryWriter(tmp_path / "no" / "f.h5", n_trajectories=1, n_frames=1, channel_names=["u"],
+                          space_shape=(4,)) as writer:
+        writer.append(torch.zeros(1, 1, 1, 4))
+    assert writer.written.path == tmp_path / "no" / "f.h5" and (tmp_path / "no" / "f.h5").is_file()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(PhysdiffError, match="is not a directory"):
+        TrajectoryWriter(tmp_path / "file" / "f.h5", n_trajectories=1, n_frames=1, channel_names=["u"], space_shape=(4,))
 
 
 KILLED = textwrap.dedent(

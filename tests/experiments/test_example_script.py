@@ -16,6 +16,7 @@ def test_main_job_runs_and_prints_the_table(tmp_path, capsys):
     out = capsys.readouterr().out
     header = next(line for line in out.splitlines() if line.startswith("model"))
     assert header.split()[:3] == ["model", "RMSE", "HCT"]
+    assert "artefact ratio" in header
     for label in ("PIMRL", "PeRCNN", "ConvLSTM", "FNO"):
         assert any(line.startswith(label) for line in out.splitlines()), label
     assert (tmp_path / "plots" / "slices.png").exists() and (tmp_path / "plots" / "curves.png").exists()

@@ -64,6 +64,27 @@ def test_every_arm_trains_and_is_scored(finished):
     assert info.burst == setup.burst and info.shape[:2] == (setup.n_train + setup.n_val, setup.frames)
 
 
+def test_training_records_the_budget_and_how_each_stage_ended(finished):
+    setup, _, results, _, _ = finished
+    for r in results:
+        stages = r["training"]
+        assert set(stages) == ({"micro", "macro"} if arms((r["model"],))[0].pretrain_micro else {"macro"})
+        for name, stage in stages.items():
+            assert stage["max_steps"] == (setup.micro_steps if name == "micro" else setup.steps)
+            assert stage["stopped"] in ("early_stopping", "completed")
+            assert 1 <= stage["steps"] <= stage["max_steps"]
+            assert stage["stopped"] == "early_stopping" or stage["steps"] == stage["max_steps"]
+
+
+def test_early_stopping_config_follows_the_setup():
+    from physdiff.experiments._run import _config
+
+    setup = replace(tiny_setup(), validate_every=7, patience=3)
+    cfg = _config(setup, 100, setup.horizon, setup.context_frames, 0, "cpu")
+    assert (cfg.steps, cfg.validate_every, cfg.early_stopping_patience) == (100, 7, 3)
+    assert _config(setup, 5, 2, 2, 0, "cpu").validate_every == 5  # never less often than once per run
+
+
 def test_progress_bars_per_training_stage(finished):
     setup, _, _, _, bars = finished
     assert bars["PIMRL seed 0 (bursts)"][-1] == (setup.micro_steps, setup.micro_steps)
@@ -112,6 +133,10 @@ def test_tables_and_plots(finished):
     markdown = format_table(rows, paper={"pimrl": 0.0457})
     assert markdown.splitlines()[0].startswith("| model | RMSE | paper RMSE |")
     assert "| 0.0457 |" in markdown
+    assert "artefact ratio" in markdown.splitlines()[0] and "steps (early-stopped seeds)" in markdown
+    assert first["artefact_ratio"][0] == pytest.approx(results[0]["artefact_ratio"])
+    old = aggregate([{k: v for k, v in results[0].items() if k != "artefact_ratio"}])  # a run from before the metric
+    assert old[0]["artefact_ratio"] is None and "| n/a |" in format_table(old)
     assert "PIMRL" in format_table(rows, markdown=False)
     paths = plot_comparison(setup, out, results)
     assert all(p.exists() and p.stat().st_size > 1000 for p in paths)

@@ -153,3 +153,45 @@ def test_phycell_errors():
         PhyCell(2, init="zeros")
     with pytest.raises(PhysdiffError, match="same shape"):
         PhyCell(2, 3)(torch.zeros(1, 2, 4, 4), torch.zeros(1, 2, 4, 5))
+
+
+def test_a_tagged_zero_state_takes_the_shortcut_with_the_same_result():
+    torch.manual_seed(0)
+    block = DetailContextBlock(3, 4, (5, 6)).double()
+    cell = LayerNormConvLSTMCell(3, 4, (5, 6)).double()
+    with torch.no_grad():  # LayerNorm biases that are not zero, so A(0) is not trivially 0
+        for p in [*block.parameters(), *cell.parameters()]:
+            if p.dim() == 3:
+                p.add_(0.3 * torch.randn_like(p))
+    x = rand(2, 3, 5, 6, seed=1)
+    tagged = cell.zero_state(x)
+    plain = tuple(torch.zeros_like(t) for t in tagged)  # untagged zeros take the full route
+    bx_tagged, bh_tagged = block(x, tagged[0])
+    bx_plain, bh_plain = block(x, plain[0])
+    torch.testing.assert_close(bx_tagged, bx_plain, rtol=0, atol=1e-15)
+    assert torch.equal(bh_plain, torch.zeros_like(bh_plain)) and bh_tagged is tagged[0]
+    for a, b in zip(cell(bx_tagged, (bh_tagged, tagged[1])), cell(bx_plain, (bh_plain, plain[1]))):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-14)
+    h, c = tagged
+    h.add_(0.5)  # an in-place change voids the tag
+    torch.testing.assert_close(block(x, h)[1], block(x, h.clone())[1])
+
+
+@pytest.mark.parametrize("mode", ["zeros", "reflect"])
+def test_convlstm_cell_padding_modes_match_an_explicitly_padded_convolution(mode):
+    # PhyDNet's ConvLSTM branch uses zero padding, which the cell leaves to the convolution itself
+    from physdiff.learners import ConvLSTMCell
+
+    torch.manual_seed(0)
+    cell = ConvLSTMCell(2, 3, kernel_size=3, ndim=2, padding_mode=mode).double()
+    x, h, c = rand(2, 2, 5, 6, seed=1), rand(2, 3, 5, 6, seed=2), rand(2, 3, 5, 6, seed=3)
+    padded = F.pad(torch.cat([x, h], 1), (1, 1, 1, 1), mode="constant" if mode == "zeros" else mode)
+    zi, zf, zo, zg = F.conv2d(padded, cell.weight, cell.bias).split(3, dim=1)
+    c_next = torch.sigmoid(zf) * c + torch.sigmoid(zi) * torch.tanh(zg)
+    got_h, got_c = cell(x, (h, c))
+    torch.testing.assert_close(got_c, c_next)
+    torch.testing.assert_close(got_h, torch.sigmoid(zo) * torch.tanh(c_next))
+    pad_mode = "constant" if mode == "zeros" else mode
+    zi, _, zo, zg = F.conv2d(F.pad(x, (1, 1, 1, 1), mode=pad_mode), cell.weight[:, :2], cell.bias).split(3, dim=1)
+    expected = torch.sigmoid(zo) * torch.tanh(torch.sigmoid(zi) * torch.tanh(zg))
+    torch.testing.assert_close(cell(x, cell.zero_state(x))[0], expected)

@@ -198,3 +198,36 @@ def test_a_short_training_with_the_library_trainer_lowers_the_validation_error(b
     assert sum(losses[-5:]) < sum(losses[:5]), losses
     best = load_learner(result.best_checkpoint, build_learner)  # the checkpoint rebuilds the model
     assert type(best) is type(model) and best.config() == model.config()
+
+
+def test_physdiff_train_and_predict_run_both_models_from_the_command_line(tmp_path, capsys):
+    import json
+
+    from physdiff.cli import main
+    from physdiff.data import generate, read_info
+    from physdiff.solvers import GrayScott
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        # 12 x 12 Gray-Scott (two channels in [0, 1]): a 2D trajectory file like any other
+        generate(GrayScott.percnn_2d(), tmp_path / "train.h5", n_trajectories=2, seed=0, shape=(12, 12), dt=0.5,
+                 steps=12, save_every=2)
+        models = {"phydnet": {"base_channels": 8, "phycell_kernel_size": 3, "convlstm_hidden": [8]},
+                  "modernn": {"hidden_channels": 4, "num_layers": 1}}
+        for name, options in models.items():
+            config = {"out": f"run_{name}", "data": {"path": "train.h5", "val_fraction": 0.5},
+                      "model": {"name": name, **options},
+                      "training": {"steps": 2, "batch_size": 2, "context_frames": 2, "horizon": 2,
+                                   "validate_every": 2, "checkpoint_every": 2, "log_every": 1}}
+            (tmp_path / f"{name}.json").write_text(json.dumps(config))
+            assert main(["train", "--config", str(tmp_path / f"{name}.json"), "--quiet"]) == 0
+            record = json.loads((tmp_path / f"run_{name}" / "run.json").read_text())
+            assert record["model"]["config"]["channels"] == 2  # filled from the data
+            if name == "modernn":
+                assert record["model"]["config"]["frame_size"] == [12, 12]
+            assert main(["predict", str(tmp_path / f"run_{name}" / "best.pt"), "--data", str(tmp_path / "train.h5"),
+                         "--out", str(tmp_path / f"{name}.h5"), "--steps", "3"]) == 0
+            assert read_info(tmp_path / f"{name}.h5").space_shape == (12, 12)
+    finally:
+        torch.set_num_threads(threads)

@@ -184,3 +184,12 @@ def test_rhs_keeps_shape_dtype_and_device(name):
         u = small_state(pde, dtype=dtype)
         du = pde(u)
         assert du.shape == u.shape and du.dtype == dtype and du.device == u.device
+
+
+def test_a_non_finite_initial_state_is_named_as_the_input_before_any_step():
+    pde = build("gray-scott")
+    u0 = small_state(pde)
+    u0[1, 0, 2, 3] = float("nan")
+    with pytest.raises(PhysdiffError, match=r"initial state u0 holds 1 non-finite value\(s\) \(NaN or Inf\), the "
+                                            r"first at index \(1, 0, 2, 3\).*the input is at fault, not the time step"):
+        simulate(pde, u0, dt=safe_dt(pde), steps=5)

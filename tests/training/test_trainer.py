@@ -69,22 +69,33 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path):
     assert result.steps == 14
     assert torch.equal(params(resumed), params(whole))  # bit for bit
     text = (tmp_path / "cut" / "metrics.jsonl").read_text()
-    assert text.startswith(lines_before)  # appended, nothing lost
+    kept = [line for line in lines_before.splitlines() if json.loads(line)["step"] <= 5]
+    assert len(kept) < len(lines_before.splitlines())  # the crash came after records of steps 6 and 7
+    assert text.splitlines()[: len(kept)] == kept  # what the checkpoint covers is kept as written
 
     def losses(records):
         return [(r["step"], r["kind"], r.get("loss"), r.get("loss_avg"), r.get("val_rmse"), r.get("lr"),
                  r.get("horizon"), r.get("teacher_forcing")) for r in records if r["kind"] != "event"]
 
     assert losses(read_log(tmp_path / "cut")) == losses(read_log(tmp_path / "whole"))
-    assert len(text.splitlines()) > len(read_log(tmp_path / "cut"))  # superseded lines of steps 6, 7 kept in the file
+    # The superseded records of steps 6 and 7 are gone from both files: what they hold is the resumed run.
+    assert [json.loads(line) for line in text.splitlines()] == read_log(tmp_path / "cut")
+    rows = (tmp_path / "cut" / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 1 + len(text.splitlines()) and [r.split(",")[0] for r in rows[1:]] == [
+        str(json.loads(line)["step"]) for line in text.splitlines()]
 
 
 def test_nan_guard_rolls_back_lowers_the_lr_and_finishes(tmp_path):
     m = model(nan_at=3)  # the third training forward (step 3) returns NaN once
-    after = {}
+    after, shown = {}, {}
+
+    def progress(step, total, metrics):
+        after[step] = params(m).clone()
+        shown[step] = metrics["events"]  # what `physdiff train` prints on the terminal
+
     cfg = config(steps=8, log_every=1, validate_every=100, nan_guard={"lr_factor": 0.5})
-    result = Trainer(m, cfg, TRAIN, out_dir=tmp_path,
-                     progress=lambda step, total, _: after.__setitem__(step, params(m).clone())).fit()
+    result = Trainer(m, cfg, TRAIN, out_dir=tmp_path, progress=progress).fit()
+    assert [(k, len(v)) for k, v in shown.items() if v] == [(3, 1)] and "NaN guard: the loss not finite" in shown[3][0]
     assert result.steps == 8 and result.nan_recoveries == 1 and torch.isfinite(params(m)).all()
     events = [r for r in result.history if r.get("event") == "nan_guard"]
     assert len(events) == 1 and events[0]["step"] == 3 and "learning-rate scale now 0.5" in events[0]["message"]

@@ -20,3 +20,16 @@ from ._window_attention import shifted_window_mask as shifted_window_mask
 __all__: list[str] = ["DetailContextBlock", "MultiKernelAttention", "depth_to_space", "space_to_depth"]
 __all__ += ["DropPath", "FourierBlock", "MomentRHS", "SpectralMLP", "SwinBlock", "SwinStack", "WindowAttention",
             "shifted_window_mask"]
+
+from ._vector_quantizer import Quantized as Quantized  # noqa: E402
+from ._vector_quantizer import VectorQuantizer as VectorQuantizer  # noqa: E402
+from ._views import crop as crop  # noqa: E402
+from ._views import paste as paste  # noqa: E402
+from ._views import random_corners as random_corners  # noqa: E402
+from ._views import tiling_corners as tiling_corners  # noqa: E402
+
+__all__ += ["Quantized", "VectorQuantizer", "crop", "paste", "random_corners", "tiling_corners"]
+
+from ._upsample import LinearUpsample as LinearUpsample  # noqa: E402
+
+__all__ += ["LinearUpsample"]

@@ -14,6 +14,10 @@ the block alternates ``iterations`` updates, starting with the input (Chai et al
 so with 5 iterations ``x`` is reweighted 3 times and ``h`` twice. ``s = 2`` keeps the
 expected weight ``s sigma(.)`` near 1, so repeated reweighting neither shrinks nor blows up
 the fields. The same two attention maps ``A_h`` and ``A_x`` serve every iteration.
+
+A zero context (the first step of a rollout, tagged by the cell's ``zero_state``) takes a
+shortcut with the same result: ``A_h(0)`` is the mean of the LayerNorms' biases (the
+convolutions have none, and a LayerNorm maps zeros to its bias), and ``h`` stays zero.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import torch
 from torch import nn
 
 from ...core import PhysdiffError
+from ..recurrent._convlstm import _known_zero
 
 __all__ = ["DetailContextBlock", "MultiKernelAttention"]
 
@@ -73,6 +78,13 @@ class MultiKernelAttention(nn.Module):
             out = term if out is None else out + term
         return out / len(self.kernel_sizes)
 
+    def at_zero(self) -> torch.Tensor:
+        """``A(0)`` ``(out_channels, H, W)``: the mean of the LayerNorm biases (the same sums as :meth:`forward`)."""
+        out = None
+        for norm in self.norms:
+            out = norm.bias if out is None else out + norm.bias
+        return out / len(self.kernel_sizes)
+
 
 class DetailContextBlock(nn.Module):
     """The Detail Context Block (see the module docstring): ``(x, h) -> (x_hat, h_hat)``.
@@ -99,10 +111,12 @@ class DetailContextBlock(nn.Module):
         self.from_x = MultiKernelAttention(x_channels, h_channels, spatial_size, kernel_sizes)
 
     def forward(self, x: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h_zero = _known_zero(h)
         for i in range(1, self.iterations + 1):
             if i % 2:
-                x = self.scale * torch.sigmoid(self.from_h(h)) * x
-            else:
+                attention = self.from_h.at_zero() if h_zero else self.from_h(h)
+                x = self.scale * torch.sigmoid(attention) * x
+            elif not h_zero:  # a zero context stays zero
                 h = self.scale * torch.sigmoid(self.from_x(x)) * h
         return x, h
 

@@ -13,11 +13,11 @@ from torch import nn
 from ... import integrators as _integrators
 from ...core import PhysdiffError, as_spacing
 from ...integrators import EmbeddedRK, ExplicitRK, PiBlock
-from ...operators import Laplacian
+from ...operators import FiniteDifference, Laplacian
 from .._base import SequenceLearner, State
 from ._upscaler import Upscaler, check_factor, interpolation_target
 
-KNOWN_TERMS = ("laplacian", None)
+KNOWN_TERMS = ("laplacian", "third_derivative", None)
 
 
 def integrator_names() -> tuple[str, ...]:
@@ -60,18 +60,18 @@ def _per_channel(value: object, channels: int, name: str, where: str) -> list[fl
 
 
 class _Rhs(nn.Module):
-    """``F(u) = Pi(u) + c ⊙ Lap(u)``; either part may be absent (at least one is present).
+    """``F(u) = Pi(u) + c ⊙ K(u)`` (``K``: the frozen known operator); either part may be absent.
 
     ``c = bound ⊙ sigmoid(theta)`` with a bound (a non-persistent buffer: it comes from the
     configuration), else ``c = theta``.
     """
 
     def __init__(
-        self, pi: PiBlock | None, laplacian: nn.Module | None, theta: torch.Tensor | None,
+        self, pi: PiBlock | None, known: nn.Module | None, theta: torch.Tensor | None,
         bound: torch.Tensor | None,
     ) -> None:
         super().__init__()
-        self.pi, self.laplacian = pi, laplacian
+        self.pi, self.known = pi, known
         self.theta = None if theta is None else nn.Parameter(theta)
         self.register_buffer("bound", bound, persistent=False)
 
@@ -83,9 +83,9 @@ class _Rhs(nn.Module):
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         out = None if self.pi is None else self.pi(u)
-        if self.laplacian is not None:
+        if self.known is not None:
             c = self.coefficient.to(u.dtype).reshape((1, -1) + (1,) * (u.dim() - 2))
-            known = c * self.laplacian(u)
+            known = c * self.known(u)
             out = known if out is None else out + known
         return out
 
@@ -96,7 +96,7 @@ class PeRCNN(SequenceLearner):
     Each output interval is ``substeps`` steps of an explicit integrator (forward Euler by
     default, as in the paper) of size ``dt`` for the learnable PDE
 
-        du/dt = F(u) = Pi(u) + c ⊙ Lap(u)
+        du/dt = F(u) = Pi(u) + c ⊙ K(u),     K = Lap (known_term="laplacian") or d^3/dx^3 ("third_derivative")
         Pi(u) = W_out( W_1 u ⊙ W_2 u ⊙ ... ⊙ W_n u )          (PiBlock, joint form)
         c     = bound ⊙ sigmoid(theta)   (coefficient_bound given)   or   c = theta
 
@@ -106,7 +106,13 @@ class PeRCNN(SequenceLearner):
     (4 is PeRCNN's 5-point-per-axis stencil) with one learnable coefficient per channel
     (a diffusivity, in length^2 / time); the coefficient lives here rather than in the
     PiBlock so that it can have one bound per channel and exist without ``Pi``
-    (``pi_block=False``: ``F = c ⊙ Lap u``, no Pi parameters). The model works in the units
+    (``pi_block=False``: ``F = c ⊙ Lap u``, no Pi parameters). For dispersive 1D equations
+    (KdV ``u_t = -6 u u_x - u_xxx``), ``known_term="third_derivative"`` is a frozen periodic
+    central ``d^3/dx^3`` stencil of order ``accuracy`` (:class:`physdiff.operators.FiniteDifference`)
+    with a learnable coefficient (length^3 / time, of either sign: use it unbounded); the
+    advective term ``u u_x`` is left to a Pi-block with ``kernel_size >= 3`` and 2 branches.
+    Forward Euler is unstable for any ``dt`` on a dispersive term (its eigenvalues are
+    imaginary); use ``integrator="RK4"`` with ``dt |c| max|symbol(d^3/dx^3)| < 2.8``. The model works in the units
     of the PDE (``normalized_data = False``): ``dt`` and ``spacing`` are physical.
 
     With ``upscale_factor = f``, the model observes its initial condition on a coarse sensor
@@ -130,8 +136,9 @@ class PeRCNN(SequenceLearner):
         hidden: channels of each Pi branch.
         n_branches: factors of the product (polynomial degree).
         kernel_size: odd kernel size of the Pi branches (1 = pointwise polynomial).
-        known_term: ``"laplacian"`` or None (no known term, no coefficient).
-        accuracy: order of the Laplacian stencil.
+        known_term: ``"laplacian"``, ``"third_derivative"`` (1D only) or None (no known term, no
+            coefficient).
+        accuracy: order of the known term's stencil.
         coefficient_bound: None (unbounded ``c``), one positive upper bound, or one per channel.
         coefficient_init: initial ``c`` (one float or one per channel); default ``bound / 2``
             when bounded, else 0.
@@ -191,9 +198,16 @@ class PeRCNN(SequenceLearner):
         self.coefficient_bound = self.coefficient_init = None
         if known_term == "laplacian":
             laplacian = Laplacian(ndim, self.spacing, accuracy, "periodic")
+        elif known_term == "third_derivative":
+            if ndim != 1:
+                raise PhysdiffError(f"{where}: known_term='third_derivative' is the 1D d^3/dx^3 (dispersion, e.g. "
+                                    f"KdV); got ndim={ndim}. Use known_term='laplacian' or None in {ndim}D.")
+            laplacian = FiniteDifference((3,), self.spacing, accuracy, "periodic")
+        if known_term is not None:
             theta, bound = self._initial_theta(coefficient_init, coefficient_bound, where)
         elif coefficient_init is not None or coefficient_bound is not None:
-            raise PhysdiffError(f"{where}: coefficient_init/coefficient_bound need known_term='laplacian'.")
+            raise PhysdiffError(f"{where}: coefficient_init/coefficient_bound need known_term='laplacian' or "
+                                "'third_derivative' (they set the known term's coefficient); drop them or add one.")
         self.integrator = self.integrator_class(_Rhs(pi, laplacian, theta, bound))
         self.upscale_factor, self.upscaler_hidden = upscale_factor, upscaler_hidden
         self.upscaler = None
@@ -234,8 +248,13 @@ class PeRCNN(SequenceLearner):
 
     @property
     def laplacian(self) -> nn.Module | None:
-        """The frozen periodic Laplacian of the known term, or None without one."""
-        return self.integrator.rhs.laplacian
+        """The frozen periodic Laplacian of the known term, or None (another known term or none)."""
+        return self.integrator.rhs.known if self.known_term == "laplacian" else None
+
+    @property
+    def known_operator(self) -> nn.Module | None:
+        """The frozen known operator ``K`` (Laplacian or ``d^3/dx^3``), or None without a known term."""
+        return self.integrator.rhs.known
 
     @property
     def coefficient(self) -> torch.Tensor | None:

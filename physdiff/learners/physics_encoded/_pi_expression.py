@@ -25,7 +25,7 @@ def _parts(model: object) -> tuple[PiBlock | None, torch.Tensor | None, str, int
     if isinstance(model, PIMRL):
         model = model.micro
     if isinstance(model, PeRCNN):
-        return model.pi, model.coefficient, "Lap", model.channels
+        return model.pi, model.coefficient, "Lap" if model.known_term == "laplacian" else "D3", model.channels
     if isinstance(model, PiBlock):
         # A PiBlock's known term is any callable; call it L unless it is a Laplacian.
         name = "Lap" if type(model.known_term).__name__ == "Laplacian" else "L"

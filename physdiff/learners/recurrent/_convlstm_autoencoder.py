@@ -15,6 +15,7 @@ from torch import nn
 
 from ...core import PhysdiffError
 from .._base import SequenceLearner
+from ..blocks._upsample import LinearUpsample  # the submodule: blocks/__init__ imports recurrent (cycle)
 from ._convlstm import (
     CellState,
     ConvLSTMCell,
@@ -25,6 +26,9 @@ from ._convlstm import (
 )
 
 __all__ = ["ConvLSTMAutoencoder"]
+
+#: Values of the ``decoder`` argument (:attr:`ConvLSTMAutoencoder.decoder_kind`).
+DECODERS = ("smooth", "linear", "transposed")
 
 
 class ConvLSTMAutoencoder(SequenceLearner):
@@ -39,8 +43,20 @@ class ConvLSTMAutoencoder(SequenceLearner):
     * ``E``: a ``kernel_size`` convolution ``C -> latent`` at full resolution, GELU, then a
       strided convolution (kernel and stride ``s``, i.e. non-overlapping ``s^d`` patches)
       ``latent -> latent`` that divides every axis by ``s`` (omitted when ``s = 1``);
-    * ``D``: a transposed convolution (kernel and stride ``s``) ``hidden[-1] -> latent`` back to
-      full resolution, GELU, then a ``kernel_size`` convolution ``latent -> C``.
+    * ``D`` (``decoder="smooth"``, the default): a ``kernel_size`` convolution ``hidden[-1] -> latent``
+      on the latent grid, a binomial ``[1, 2, 1] / 4`` filter per axis there (it removes the latent
+      grid's Nyquist mode), (multi)linear interpolation back to full resolution (periodic when
+      ``padding_mode='circular'``; :class:`~physdiff.learners.blocks.LinearUpsample` with
+      ``smooth=True``), GELU, then a ``kernel_size`` convolution ``latent -> C``;
+    * ``D`` (``decoder="linear"``): the same without the binomial filter. Measured on 3D
+      Gray-Scott: free of patch tiling, but the encoder -> latent ConvLSTM -> decoder loop still
+      grew a latent-grid checkerboard (period ``2 s``) until PIMRL's rollout diverged;
+    * ``D`` (``decoder="transposed"``, the original): a transposed convolution (kernel and stride
+      ``s``) ``hidden[-1] -> latent``, GELU, then a ``kernel_size`` convolution ``latent -> C``.
+      Every ``s^d`` output patch is painted from one latent vector by a learned stencil, so a
+      constant latent decodes to a period-``s`` tiling; added up by the residual over a long
+      rollout, that tiling became the block/stripe artefacts of PIMRL's 3D Gray-Scott rollouts
+      (docs/design_decisions.md). Kept for comparison and for old checkpoints.
 
     The residual form makes the untrained model close to persistence ``u_{n+1} = u_n`` and
     keeps the full-resolution detail of ``u_n`` that the coarse latent grid cannot carry; the
@@ -56,11 +72,14 @@ class ConvLSTMAutoencoder(SequenceLearner):
         kernel_size: odd width of the full-resolution convolutions and of the cells.
         padding_mode: 'circular' (periodic data), 'zeros', 'reflect' or 'replicate'.
         time_step: physical interval between frames, if fixed (else None).
+        decoder: ``"smooth"`` (filtered interpolation then convolutions: no block artefacts, no
+            latent checkerboard), ``"linear"`` (unfiltered) or ``"transposed"`` (kernel = stride
+            transposed convolution), see above.
     """
 
     def __init__(self, channels: int, ndim: int = 2, latent_channels: int = 32,
                  hidden_channels: Sequence[int] = (32,), downsample: int = 2, kernel_size: int = 3,
-                 padding_mode: str = "circular", time_step: float | None = None) -> None:
+                 padding_mode: str = "circular", time_step: float | None = None, decoder: str = "smooth") -> None:
         super().__init__(channels, ndim, time_step=time_step)
         where = type(self).__name__
         self.latent_channels = check_positive_int(latent_channels, "latent_channels", where)
@@ -68,6 +87,9 @@ class ConvLSTMAutoencoder(SequenceLearner):
         self.downsample = check_positive_int(downsample, "downsample", where)
         self.kernel_size = check_kernel_size(kernel_size, where)
         self.padding_mode = check_padding_mode(padding_mode, where)
+        if decoder not in DECODERS:
+            raise PhysdiffError(f"{where}: decoder: expected one of {DECODERS}, got {decoder!r}.")
+        self.decoder_kind = decoder
         conv = getattr(nn, f"Conv{ndim}d")
         same = {"padding": kernel_size // 2, "padding_mode": padding_mode}
         s = self.downsample
@@ -79,16 +101,15 @@ class ConvLSTMAutoencoder(SequenceLearner):
         self.cells = nn.ModuleList(
             ConvLSTMCell(i, h, kernel_size, ndim, padding_mode) for i, h in zip(inputs, self.hidden_channels)
         )
-        # A transposed convolution with kernel = stride decodes every s^d patch from one latent
-        # vector and can leave block/stripe artefacts in long rollouts (seen in 3D Gray-Scott).
-        # Nearest upsampling + convolution (Odena et al., Distill 2016) removed them, but made
-        # PIMRL's long rollouts diverge for 3 of 8 trained models (3D/2D Gray-Scott, KdV) against
-        # 0 of 5 with this decoder, so this one stays; docs/design_decisions.md records it.
-        up = getattr(nn, f"ConvTranspose{ndim}d")
-        self.decoder = nn.Sequential(
-            up(self.hidden_channels[-1], latent_channels, s, stride=s), nn.GELU(),
-            conv(latent_channels, channels, kernel_size, **same),
-        )
+        if decoder in ("smooth", "linear"):
+            # Interpolation has no weights to paint patterns with: a constant latent decodes to a
+            # constant, a smooth one to a smooth field (tests/learners/test_decoder_artefacts.py).
+            upsample: list[nn.Module] = [conv(self.hidden_channels[-1], latent_channels, kernel_size, **same),
+                                         LinearUpsample(s, ndim, periodic=padding_mode == "circular",
+                                                        smooth=decoder == "smooth")]
+        else:
+            upsample = [getattr(nn, f"ConvTranspose{ndim}d")(self.hidden_channels[-1], latent_channels, s, stride=s)]
+        self.decoder = nn.Sequential(*upsample, nn.GELU(), conv(latent_channels, channels, kernel_size, **same))
 
     def _latent_shape(self, u: torch.Tensor) -> tuple[int, ...]:
         s = self.downsample
@@ -118,4 +139,5 @@ class ConvLSTMAutoencoder(SequenceLearner):
     def config(self) -> dict[str, Any]:
         return {"channels": self.channels, "ndim": self.ndim, "latent_channels": self.latent_channels,
                 "hidden_channels": list(self.hidden_channels), "downsample": self.downsample,
-                "kernel_size": self.kernel_size, "padding_mode": self.padding_mode, "time_step": self.time_step}
+                "kernel_size": self.kernel_size, "padding_mode": self.padding_mode, "time_step": self.time_step,
+                "decoder": self.decoder_kind}

@@ -112,11 +112,11 @@ class ConvRNN(SequenceLearner):
             grid = tuple(grid)
         else:
             grid = None if grid is None else tuple(grid)
-        noise = float(input_noise)
+        noise = input_noise if isinstance(input_noise, (int, float)) and not isinstance(input_noise, bool) else -1.0
         if not noise >= 0:
             raise PhysdiffError(f"{where}: input_noise: expected a standard deviation >= 0, got {input_noise!r}.")
         self.cell, self.norm, self.grid, self.scan = cell, norm, grid, scan
-        self.residual, self.input_noise = bool(residual), noise
+        self.residual, self.input_noise = bool(residual), float(noise)
         width = self.hidden_channels[0]
         conv = getattr(nn, f"Conv{ndim}d")
         self.encoder = conv(channels, width, 1)

@@ -11,7 +11,8 @@ convolution and ``b_f`` the forget bias::
 Normalising the input and hidden contributions separately keeps either from dominating the
 gates whatever the scale of the input; normalising ``c`` bounds the memory over long rollouts.
 The LayerNorms' affine maps have one weight per (channel, pixel), so the grid size is fixed
-at construction.
+at construction. A zero state from :meth:`LayerNormConvLSTMCell.zero_state` takes a shortcut with
+the same result: ``LN_h(W_h * 0)`` is ``LN_h``'s bias and ``f . 0`` is dropped.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import torch
 from torch import nn
 
 from ...core import PhysdiffError
-from ._convlstm import check_kernel_size, check_positive_int
+from ._convlstm import _known_zero, _tag_zero, check_kernel_size, check_positive_int
 
 __all__ = ["LayerNormConvLSTMCell"]
 
@@ -65,16 +66,22 @@ class LayerNormConvLSTMCell(nn.Module):
                 f"spatial_size={self.spatial_size}, kernel_size={self.kernel_size}, forget_bias={self.forget_bias}")
 
     def zero_state(self, x: torch.Tensor) -> CellState:
-        """``(h, c)`` of zeros ``(B, hidden, H, W)`` with ``x``'s batch, dtype and device."""
+        """``(h, c)`` of zeros ``(B, hidden, H, W)`` with ``x``'s batch, dtype and device, tagged as known
+        zeros (forward skips the convolution of ``h`` and the product ``f . c``)."""
         shape = (x.shape[0], self.hidden_channels, *self.spatial_size)
-        return x.new_zeros(shape), x.new_zeros(shape)
+        return _tag_zero(x.new_zeros(shape)), _tag_zero(x.new_zeros(shape))
 
     def forward(self, x: torch.Tensor, state: CellState) -> CellState:
         """Advance ``state = (h, c)`` by one input ``x`` ``(B, in_channels, H, W)``."""
         h, c = state
-        z = self.norm_x(self.conv_x(x)) + self.norm_h(self.conv_h(h))
+        # LN(W * 0) is the LayerNorm's bias (the convolution has none)
+        from_h = self.norm_h.bias if _known_zero(h) else self.norm_h(self.conv_h(h))
+        z = self.norm_x(self.conv_x(x)) + from_h
         zi, zf, zg, zo = z.split(self.hidden_channels, dim=1)
-        f = torch.sigmoid(zf + self.forget_bias)
-        c_next = self.norm_c(torch.addcmul(f * c, torch.sigmoid(zi), torch.tanh(zg)))
+        ig = torch.sigmoid(zi) * torch.tanh(zg)
+        if _known_zero(c):
+            c_next = self.norm_c(ig)
+        else:
+            c_next = self.norm_c(torch.addcmul(ig, torch.sigmoid(zf + self.forget_bias), c))
         h_next = torch.sigmoid(zo) * torch.tanh(c_next)
         return h_next, c_next

@@ -102,7 +102,8 @@ class PhyCell(nn.Module):
 
     def filters(self) -> torch.Tensor:
         """The full convolution weight ``(k^2, C, k, k)``: entry ``[n, b]`` is ``K_{n,b}``."""
-        return rearrange(self.moment_conv.kernel(), "(c n) 1 kh kw -> n c kh kw", n=len(self.derivatives))
+        # contiguous: the convolution then reads the weight in its own layout (no strided copy inside)
+        return rearrange(self.moment_conv.kernel(), "(c n) 1 kh kw -> n c kh kw", n=len(self.derivatives)).contiguous()
 
     def physics(self, h: torch.Tensor) -> torch.Tensor:
         """``F(h)``: the learned combination of derivatives of ``h`` (one full convolution, not
@@ -113,8 +114,8 @@ class PhyCell(nn.Module):
     def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         """One step: prediction ``h + F(h)``, then the correction towards ``x``."""
         if x.dim() != 4 or x.shape[1] != self.channels or x.shape != h.shape:
-            raise PhysdiffError(f"{type(self).__name__}: expected x and h of the same shape (B, {self.channels}, H, W), "
-                                f"got {tuple(x.shape)} and {tuple(h.shape)}.")
+            raise PhysdiffError(f"{type(self).__name__}: expected x and h of the same shape "
+                                f"(B, {self.channels}, H, W), got {tuple(x.shape)} and {tuple(h.shape)}.")
         gate = torch.sigmoid(self.gate(torch.cat([x, h], dim=1)))
         h_tilde = h + self.physics(h)
         return torch.addcmul(h_tilde, gate, x - h_tilde)

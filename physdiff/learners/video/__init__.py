@@ -13,3 +13,7 @@ from ._ark_cell import ARKCell as ARKCell  # noqa: E402
 from ._arkmnet import ARKMNet as ARKMNet  # noqa: E402
 
 __all__ += ["ARKCell", "ARKMNet"]
+
+from ._physicnet import PhysicNet as PhysicNet  # noqa: E402
+
+__all__ += ["PhysicNet"]

@@ -87,7 +87,8 @@ class PhyDNet(SequenceLearner):
         self.convlstm_kernel_size = check_kernel_size(convlstm_kernel_size, where)
         if (isinstance(moment_weight, bool) or not isinstance(moment_weight, (int, float))
                 or not math.isfinite(moment_weight) or moment_weight < 0):
-            raise PhysdiffError(f"{where}: moment_weight: expected a finite non-negative number, got {moment_weight!r}.")
+            raise PhysdiffError(f"{where}: moment_weight: expected a finite non-negative number, "
+                                f"got {moment_weight!r}.")
         self.moment_weight = float(moment_weight)
         self.phycell_init = phycell_init
         f, latent = base_channels, 2 * base_channels
