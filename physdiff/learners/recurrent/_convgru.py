@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ...core import PhysdiffError
-from ._convlstm import check_kernel_size, check_padding_mode, check_positive_int, same_padding
+from ._convlstm import same_padding, set_cell_arguments
 
 __all__ = ["ConvGRUCell"]
 
@@ -38,14 +38,7 @@ class ConvGRUCell(nn.Module):
     def __init__(self, in_channels: int, hidden_channels: int, kernel_size: int = 3, ndim: int = 2,
                  padding_mode: str = "circular") -> None:
         super().__init__()
-        where = type(self).__name__
-        self.in_channels = check_positive_int(in_channels, "in_channels", where)
-        self.hidden_channels = check_positive_int(hidden_channels, "hidden_channels", where)
-        self.kernel_size = check_kernel_size(kernel_size, where)
-        if ndim not in (1, 2, 3):
-            raise PhysdiffError(f"{where}: ndim: expected 1, 2 or 3, got {ndim!r}.")
-        self.ndim = ndim
-        self.padding_mode = check_padding_mode(padding_mode, where, ndim)
+        set_cell_arguments(self, in_channels, hidden_channels, kernel_size, ndim, padding_mode)
         conv = getattr(nn, f"Conv{ndim}d")
         self.conv_gates = conv(in_channels + hidden_channels, 2 * hidden_channels, kernel_size)
         self.conv_candidate = conv(in_channels + hidden_channels, hidden_channels, kernel_size)

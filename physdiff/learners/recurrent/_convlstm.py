@@ -53,6 +53,21 @@ def check_padding_mode(value: object, where: str, ndim: int | None = None) -> st
     return value  # type: ignore[return-value]
 
 
+def set_cell_arguments(cell: nn.Module, in_channels: int, hidden_channels: int, kernel_size: int, ndim: int,
+                       padding_mode: str) -> None:
+    """Check a convolutional cell's shared constructor arguments and store them on ``cell``
+    (``in_channels``, ``hidden_channels``, ``kernel_size``, ``ndim``, ``padding_mode``); the
+    errors name the cell's class."""
+    where = type(cell).__name__
+    cell.in_channels = check_positive_int(in_channels, "in_channels", where)
+    cell.hidden_channels = check_positive_int(hidden_channels, "hidden_channels", where)
+    cell.kernel_size = check_kernel_size(kernel_size, where)
+    if ndim not in (1, 2, 3):
+        raise PhysdiffError(f"{where}: ndim: expected 1, 2 or 3, got {ndim!r}.")
+    cell.ndim = ndim
+    cell.padding_mode = check_padding_mode(padding_mode, where, ndim)
+
+
 def check_channel_tuple(value: object, name: str, where: str) -> tuple[int, ...]:
     if isinstance(value, int) and not isinstance(value, bool):
         value = (value,)
@@ -152,14 +167,7 @@ class ConvLSTMCell(nn.Module):
     def __init__(self, in_channels: int, hidden_channels: int, kernel_size: int = 3, ndim: int = 2,
                  padding_mode: str = "circular") -> None:
         super().__init__()
-        where = type(self).__name__
-        self.in_channels = check_positive_int(in_channels, "in_channels", where)
-        self.hidden_channels = check_positive_int(hidden_channels, "hidden_channels", where)
-        self.kernel_size = check_kernel_size(kernel_size, where)
-        if ndim not in (1, 2, 3):
-            raise PhysdiffError(f"{where}: ndim: expected 1, 2 or 3, got {ndim!r}.")
-        self.ndim = ndim
-        self.padding_mode = check_padding_mode(padding_mode, where, ndim)
+        set_cell_arguments(self, in_channels, hidden_channels, kernel_size, ndim, padding_mode)
         self._conv = getattr(F, f"conv{ndim}d")
         fan_in = in_channels + hidden_channels
         self.weight = nn.Parameter(torch.empty(4 * hidden_channels, fan_in, *(kernel_size,) * ndim))
