@@ -6,7 +6,8 @@ Every arm predicts at the macro interval ``Dt = k dt`` from the same context fra
   trained on the macro frames; ``pimrl-micro-only``, ``pimrl-macro-only``,
   ``pimrl-no-message-passing``: its three ablations (the same two-stage training).
 * ``percnn``: PeRCNN as in its paper: a ``dt`` Euler model (``k`` substeps per macro step)
-  trained on the macro frames only (the sparse-in-time data loss of PeRCNN).
+  trained on the macro frames only (the sparse-in-time data loss of PeRCNN), with the budget
+  and learning rate of PIMRL's micro pretraining (the same architecture).
 * ``convlstm``, ``fno``: black-box baselines on normalised macro frames.
 """
 
@@ -44,6 +45,8 @@ class Arm:
         build: ``build(setup, channels, spacing)`` returns a fresh model (seeded by the caller).
         pretrain_micro: pretrain ``model.micro`` on the bursts before the macro training.
         ablation: True for PIMRL's ablations (left out of the quick example by default).
+        physics_budget: train with the setup's ``micro_*`` budget and learning rate (a PeRCNN
+            trained on its own) instead of the macro-frame learners' ``steps`` and ``lr``.
     """
 
     name: str
@@ -51,12 +54,13 @@ class Arm:
     build: Callable[[ExperimentSetup, int, tuple[float, ...]], SequenceLearner]
     pretrain_micro: bool = False
     ablation: bool = False
+    physics_budget: bool = False
 
 
 #: Every compared model of the benchmark: PIMRL, its ablations, PeRCNN and the baselines.
 ARMS: tuple[Arm, ...] = (
     Arm("pimrl", "PIMRL", _pimrl("full"), pretrain_micro=True),
-    Arm("percnn", "PeRCNN", lambda s, c, h: _percnn(s, c, h, s.k)),
+    Arm("percnn", "PeRCNN", lambda s, c, h: _percnn(s, c, h, s.k), physics_budget=True),
     Arm("convlstm", "ConvLSTM", lambda s, c, h: ConvLSTM(c, s.ndim, time_step=s.macro_dt, **s.convlstm)),
     Arm("fno", "FNO", lambda s, c, h: FNO(in_channels=c, time_step=s.macro_dt, **s.fno)),
     Arm("pimrl-micro-only", "PIMRL micro only", _pimrl("micro_only"), pretrain_micro=True, ablation=True),

@@ -4,7 +4,8 @@ Layout of the output folder (every file written atomically; rerunning the same c
 skips what is complete and resumes an interrupted training from its last checkpoint)::
 
     OUT/data/train.h5, OUT/data/test.h5          trajectories (train + validation, held-out test)
-    OUT/runs/ARM/seedS/micro/                     PIMRL's micro pretraining run (last.pt, metrics.jsonl, ...)
+    OUT/runs/micro-pretraining/seedS/             PIMRL's micro pretraining on the bursts (last.pt, metrics.jsonl,
+                                                  ...), shared by PIMRL and its ablations: same data, seed and budget
     OUT/runs/ARM/seedS/macro/                     the macro-scale training run
     OUT/runs/ARM/seedS/result.json                test metrics, parameter count, training time
     OUT/runs/ARM/seedS/rollout.pt                 the first test trajectory's prediction (for plots)
@@ -91,14 +92,21 @@ def make_data(setup: ExperimentSetup, folder: Path, *, report: Report = print) -
     return ExperimentData(files["train"][0], files["test"][0], spacing, info.shape[2], val_ids, train_ids)
 
 
-def _config(setup: ExperimentSetup, steps: int, horizon: int, context: int, seed: int, device: str) -> TrainConfig:
-    """At most ``steps`` Adam steps (cosine decay over them); stops after ``setup.patience`` validations
-    without a better validation RMSE."""
-    every = max(1, min(setup.validate_every, steps))
+def _config(setup: ExperimentSetup, horizon: int, context: int, seed: int, device: str, *,
+            micro: bool = False) -> TrainConfig:
+    """At most ``setup.steps`` Adam steps at ``setup.lr`` (cosine decay over them), stopping after
+    ``setup.patience`` validations without a better validation RMSE; ``micro=True``: the same
+    with the ``micro_*`` settings (a PeRCNN trained on its own)."""
+    if micro:
+        steps, lr = setup.micro_steps, setup.lr if setup.micro_lr is None else setup.micro_lr
+        every, patience = setup.micro_validate_every, setup.micro_patience
+    else:
+        steps, lr, every, patience = setup.steps, setup.lr, setup.validate_every, setup.patience
+    every = max(1, min(every, steps))
     return TrainConfig(
         steps=steps, batch_size=setup.batch_size, context_frames=context, horizon=horizon,
-        optimizer=OptimizerConfig(name="adam", lr=setup.lr), schedule=ScheduleConfig(name="cosine", min_factor=0.1),
-        grad_clip=1.0, validate_every=every, checkpoint_every=every, early_stopping_patience=setup.patience,
+        optimizer=OptimizerConfig(name="adam", lr=lr), schedule=ScheduleConfig(name="cosine", min_factor=0.1),
+        grad_clip=1.0, validate_every=every, checkpoint_every=every, early_stopping_patience=patience,
         log_every=max(1, min(every, steps // 20)), seed=seed, device=device,
     )
 
@@ -123,9 +131,13 @@ def _fit(model: SequenceLearner, cfg: TrainConfig, train: Any, val: Any, out: Pa
 
 def train_arm(
     arm: Arm, setup: ExperimentSetup, data: ExperimentData, seed: int, folder: Path, *, device: str = "auto",
-    bar_factory: Callable[[str], Bar] | None = None,
+    bar_factory: Callable[[str], Bar] | None = None, micro_folder: Path | None = None,
 ) -> tuple[SequenceLearner, float, tuple[torch.Tensor, torch.Tensor], dict[str, Any]]:
     """Build ``arm``'s model with ``seed`` and train it (micro pretraining first if the arm has one).
+
+    The micro pretraining runs in ``micro_folder`` (default ``folder / "micro"``); arms that
+    share one reuse its finished run (the same data, seed and budget give the same module), and
+    its seconds count for every arm that uses it.
 
     Returns:
         The trained model (best validated weights), the training seconds, the training data's
@@ -144,9 +156,10 @@ def train_arm(
         length = setup.burst.burst_length
         train = BurstWindows(data.train, length, trajectories=data.train_ids, normalize=False)
         val = BurstWindows(data.train, length, trajectories=data.val_ids, normalize=False)
-        cfg = _config(setup, setup.micro_steps, length - 1, 1, seed, device)
-        spent, stages["micro"] = _fit(micro, cfg, train, val, folder / "micro", bar("(bursts)"))
-        seconds += spent
+        cfg = _config(setup, length - 1, 1, seed, device, micro=True)
+        micro_out = folder / "micro" if micro_folder is None else micro_folder
+        spent, stages["micro"] = _fit(micro, cfg, train, val, micro_out, bar("(bursts)"))
+        seconds += _recorded_seconds(micro_out, spent)
         if not setup.finetune_micro:
             # Measured on 3D Gray-Scott: fine-tuned inside the macro training, the micro module's
             # diffusivities drifted (0.17 -> 0.14 for Du = 0.2) and its own rollout blew up (max |u|
@@ -154,13 +167,22 @@ def train_arm(
             micro.requires_grad_(False)
     windows = training_windows(model, data.train, context_frames=setup.context_frames, horizon=setup.horizon,
                                val_trajectories=data.val_ids)
-    cfg = _config(setup, setup.steps, setup.horizon, setup.context_frames, seed, device)
+    cfg = _config(setup, setup.horizon, setup.context_frames, seed, device, micro=arm.physics_budget)
     if arm.pretrain_micro and not setup.finetune_micro and getattr(model, "mode", None) == "micro_only":
         # PIMRL micro only with a frozen micro module: the pretrained PeRCNN is the whole model.
         stages["macro"] = {"steps": 0, "max_steps": setup.steps, "stopped": "nothing to train"}
         return model, seconds, (windows.mean, windows.std), stages
     spent, stages["macro"] = _fit(model, cfg, windows.train, windows.val, folder / "macro", bar("(macro)"))
-    return model, seconds + spent, (windows.mean, windows.std), stages
+    return model, seconds + _recorded_seconds(folder / "macro", spent), (windows.mean, windows.std), stages
+
+
+def _recorded_seconds(run: Path, spent_now: float) -> float:
+    """Training seconds of a run: the time its log records (all sessions, so a reused run counts in
+    full), or ``spent_now`` if it has no log."""
+    log = run / "metrics.jsonl"
+    times = [json.loads(line).get("time") for line in log.read_text().splitlines() if line.strip()] if log.exists() else []
+    times = [t for t in times if isinstance(t, (int, float))]
+    return max(times) if times else spent_now
 
 
 def evaluate_arm(
@@ -219,8 +241,9 @@ def run_experiment(
                 results.append(json.loads(done.read_text()))
                 report(f"{arm.label} (seed {seed}): done earlier, RMSE {results[-1]['rmse']:.4g}")
                 continue
-            model, seconds, statistics, stages = train_arm(arm, setup, data, seed, folder, device=device,
-                                                           bar_factory=bar_factory)
+            model, seconds, statistics, stages = train_arm(
+                arm, setup, data, seed, folder, device=device, bar_factory=bar_factory,
+                micro_folder=out / "runs" / "micro-pretraining" / f"seed{seed}")
             summary, rollout = evaluate_arm(model, setup, data, statistics)
             summary.update(model=arm.name, label=arm.label, seed=seed, train_seconds=seconds,
                            params=sum(p.numel() for p in model.parameters() if p.requires_grad),

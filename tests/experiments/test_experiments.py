@@ -70,7 +70,8 @@ def test_training_records_the_budget_and_how_each_stage_ended(finished):
         stages = r["training"]
         assert set(stages) == ({"micro", "macro"} if arms((r["model"],))[0].pretrain_micro else {"macro"})
         for name, stage in stages.items():
-            assert stage["max_steps"] == (setup.micro_steps if name == "micro" else setup.steps)
+            micro_budget = name == "micro" or arms((r["model"],))[0].physics_budget
+            assert stage["max_steps"] == (setup.micro_steps if micro_budget else setup.steps)
             if r["model"] == "pimrl-micro-only" and name == "macro":  # the frozen pretrained micro module
                 assert stage == {"steps": 0, "max_steps": setup.steps, "stopped": "nothing to train"}
                 continue
@@ -82,10 +83,14 @@ def test_training_records_the_budget_and_how_each_stage_ended(finished):
 def test_early_stopping_config_follows_the_setup():
     from physdiff.experiments._run import _config
 
-    setup = replace(tiny_setup(), validate_every=7, patience=3)
-    cfg = _config(setup, 100, setup.horizon, setup.context_frames, 0, "cpu")
-    assert (cfg.steps, cfg.validate_every, cfg.early_stopping_patience) == (100, 7, 3)
-    assert _config(setup, 5, 2, 2, 0, "cpu").validate_every == 5  # never less often than once per run
+    setup = replace(tiny_setup(), steps=100, validate_every=7, patience=3, micro_steps=50, micro_validate_every=9,
+                    micro_patience=4, lr=1e-3, micro_lr=3e-2)
+    cfg = _config(setup, setup.horizon, setup.context_frames, 0, "cpu")
+    assert (cfg.steps, cfg.validate_every, cfg.early_stopping_patience, cfg.optimizer.lr) == (100, 7, 3, 1e-3)
+    cfg = _config(setup, setup.horizon, setup.context_frames, 0, "cpu", micro=True)
+    assert (cfg.steps, cfg.validate_every, cfg.early_stopping_patience, cfg.optimizer.lr) == (50, 9, 4, 3e-2)
+    assert _config(replace(setup, micro_lr=None), 2, 2, 0, "cpu", micro=True).optimizer.lr == 1e-3  # None: lr
+    assert _config(replace(setup, steps=5), 2, 2, 0, "cpu").validate_every == 5  # never less often than once per run
 
 
 def test_progress_bars_per_training_stage(finished):
@@ -95,11 +100,19 @@ def test_progress_bars_per_training_stage(finished):
     assert "PeRCNN seed 0 (bursts)" not in bars
 
 
-def test_pimrl_arms_pretrain_the_micro_module(finished):
-    _, out, _, _, _ = finished
+def test_pimrl_arms_share_one_micro_pretraining(finished):
+    _, out, results, messages, bars = finished
+    assert (out / "runs" / "micro-pretraining" / "seed0" / "last.pt").exists()
     for arm in ARMS:
-        micro_run = out / "runs" / arm.name / "seed0" / "micro" / "last.pt"
-        assert micro_run.exists() == arm.pretrain_micro, arm.name
+        assert not (out / "runs" / arm.name / "seed0" / "micro").exists(), arm.name
+    # trained once (the first PIMRL arm), reused by the ablations, whose time includes it
+    assert len(bars["PIMRL seed 0 (bursts)"]) > 1
+    assert len(bars.get("PIMRL no message passing seed 0 (bursts)", [])) <= 1
+    micro = {r["model"]: r["training"]["micro"] for r in results if "micro" in r["training"]}
+    assert set(micro) == {a.name for a in ARMS if a.pretrain_micro}
+    assert len({(m["steps"], m["stopped"]) for m in micro.values()}) == 1
+    seconds = {r["model"]: r["train_seconds"] for r in results}
+    assert seconds["pimrl-micro-only"] > 0  # its whole training is the shared pretraining
 
 
 def test_a_rerun_reuses_finished_runs_and_data(finished):
