@@ -49,7 +49,10 @@ class ExperimentSetup:
             steps left the micro module 20x above the exact model's error with its
             diffusivities drifting away from the truth (and its rollouts diverging), while 4000
             steps at ``micro_lr = 1e-2`` reached a validation rollout nRMSE of 0.026
-            (docs/results.md, "Micro pretraining"). ``micro_lr`` None = ``lr``.
+            (docs/results.md, "Micro pretraining"). ``micro_lr`` None = ``lr``. The patience is
+            long (16 validations, 800 steps) because these models sit on plateaus: on 2D Burgers
+            the validation RMSE stayed flat for the first ~400-650 steps before it fell 10x, and
+            a patience of 8 stopped the micro pretraining there, untrained.
         batch_size, lr: training batch and Adam learning rate (cosine decay to 10 %).
         percnn: keyword arguments of :class:`~physdiff.learners.PeRCNN` (besides channels, ndim, dt, spacing).
         finetune_micro: whether PIMRL's macro training also updates the pretrained micro module (the
@@ -84,7 +87,7 @@ class ExperimentSetup:
     micro_steps: int = 4000
     micro_lr: float | None = 1e-2
     micro_validate_every: int = 50
-    micro_patience: int = 8
+    micro_patience: int = 16
     validate_every: int = 20
     patience: int = 5
     batch_size: int = 4
