@@ -176,6 +176,14 @@ def train_arm(
     return model, seconds + _recorded_seconds(folder / "macro", spent), (windows.mean, windows.std), stages
 
 
+def parameter_count(model: SequenceLearner) -> int:
+    """Learned parameters of the modules that make the predictions, frozen ones included (PIMRL's
+    pretrained micro module counts; the module an ablation never runs does not)."""
+    mode = getattr(model, "mode", None)
+    used = model.micro if mode == "micro_only" else model.macro if mode == "macro_only" else model
+    return sum(p.numel() for p in used.parameters())
+
+
 def _recorded_seconds(run: Path, spent_now: float) -> float:
     """Training seconds of a run: the time its log records (all sessions, so a reused run counts in
     full), or ``spent_now`` if it has no log."""
@@ -246,7 +254,7 @@ def run_experiment(
                 micro_folder=out / "runs" / "micro-pretraining" / f"seed{seed}")
             summary, rollout = evaluate_arm(model, setup, data, statistics)
             summary.update(model=arm.name, label=arm.label, seed=seed, train_seconds=seconds,
-                           params=sum(p.numel() for p in model.parameters() if p.requires_grad),
+                           params=parameter_count(model),
                            setup=setup.name, macro_dt=setup.macro_dt, training=stages)
             atomic_write(folder / "rollout.pt", lambda handle, r=rollout: torch.save(r, handle))
             atomic_write_json(done, summary)

@@ -100,6 +100,13 @@ def test_progress_bars_per_training_stage(finished):
     assert "PeRCNN seed 0 (bursts)" not in bars
 
 
+def test_parameter_counts_cover_the_modules_used(finished):
+    _, _, results, _, _ = finished
+    params = {r["model"]: r["params"] for r in results}
+    assert params["pimrl-micro-only"] == params["percnn"]  # the PeRCNN alone: same architecture
+    assert params["pimrl"] == params["pimrl-macro-only"] + params["percnn"]  # frozen micro module included
+
+
 def test_pimrl_arms_share_one_micro_pretraining(finished):
     _, out, results, messages, bars = finished
     assert (out / "runs" / "micro-pretraining" / "seed0" / "last.pt").exists()
