@@ -41,7 +41,8 @@ def _mean_spread(values: list[float]) -> tuple[float, float]:
 def aggregate(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One row per model (in first-seen order): RMSE, MAE, nRMSE, HCT and the artefact ratio as (mean,
     sample std over seeds), the parameter count, the mean training time, the mean number of
-    (macro) training steps and how many seeds early stopping ended (the others ran out of budget)."""
+    training steps of the last trained stage and how many seeds early stopping ended (the others
+    ran out of budget)."""
     rows: dict[str, dict[str, Any]] = {}
     for r in results:
         row = rows.setdefault(r["model"], {"model": r["model"], "label": r["label"], "runs": []})
@@ -54,7 +55,7 @@ def aggregate(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         # Runs made before the artefact ratio existed lack it: shown as "n/a", not as diverged.
         ratios = [float(r["artefact_ratio"]) for r in runs if "artefact_ratio" in r]
         row["artefact_ratio"] = _mean_spread(ratios) if len(ratios) == len(runs) else None
-        stages = [r["training"]["macro"] for r in runs if "training" in r]
+        stages = [_last_trained_stage(r["training"]) for r in runs if "training" in r]
         row["steps"] = statistics.fmean(st["steps"] for st in stages) if len(stages) == len(runs) else None
         row["early_stopped"] = sum(st["stopped"] == "early_stopping" for st in stages)
         row["params"] = runs[0]["params"]
@@ -68,6 +69,13 @@ def _cell(value: tuple[float, float], digits: int) -> str:
     if not math.isfinite(mean):
         return "diverged"
     return f"{mean:.{digits}g} ± {spread:.1g}" if spread else f"{mean:.{digits}g}"
+
+
+def _last_trained_stage(training: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The macro stage, or the micro pretraining where the macro stage had nothing to train
+    (the micro-only ablation with a frozen micro module)."""
+    macro = training["macro"]
+    return training.get("micro", macro) if macro.get("stopped") == "nothing to train" else macro
 
 
 def _steps_cell(row: Mapping[str, Any]) -> str:
@@ -158,7 +166,8 @@ def plot_comparison(setup: ExperimentSetup, out: str | Path, results: Sequence[M
                 if label == "truth":
                     ax.set_title(f"t = {(t + 1) * setup.macro_dt:g}", fontsize=8)
     fig.suptitle(f"{setup.title}: channel 0" + (" (mid-plane)" if setup.ndim == 3 else ""), fontsize=9)
-    fig.tight_layout()
+    # keep a strip of ~0.35 inch for the title, or tight_layout puts the column titles under it
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
     paths.append(folder / "slices.png")
     fig.savefig(paths[-1], dpi=110)
     plt.close(fig)
