@@ -14,7 +14,7 @@ trajectory only (the test trajectories are never read):
   exact right-hand side, the floor a perfectly learned module reaches.
 
 This is how the experiments' ``micro_steps = 4000`` and ``micro_lr = 1e-2`` were chosen (see
-docs/results.md, "Micro pretraining"). Runs are kept under ``--out`` and reused (resumable).
+the results page, section "Micro pretraining"). Runs are kept under ``--out`` and reused (resumable).
 Usage::
 
     python benchmarks/pimrl_micro_pretraining.py --dataset gray-scott-3d --lr 2e-3 1e-2 --steps 600 4000 \\

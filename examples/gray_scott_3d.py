@@ -1,16 +1,18 @@
 """physdiff's main job: learn 3D Gray-Scott dynamics from burst-sampled data, physics hard-coded.
 
-Run with ``python examples/gray_scott_3d.py`` (``make demo``): about 10 minutes on an idle 2-core CPU
-(each model trains at most 400 steps, fewer when early stopping on the validation trajectory ends it).
+Run with ``python examples/gray_scott_3d.py`` (``make demo``): about 35 minutes on an idle 2-core CPU
+(estimated from runs on a shared one; the PeRCNNs, PIMRL's micro module and the PeRCNN baseline,
+train at most 4000 steps, the other models at most 400, fewer when early stopping on the
+validation trajectory ends them; ``--scale 0.1`` gives a quick look at the pipeline).
 
 1. Simulate 3D Gray-Scott (PeRCNN/PIMRL parameters, RK4) with physdiff's reference solver:
    3 training/validation trajectories and 2 held-out test trajectories on a 24^3 grid, saved
    every dt = 0.5 and tagged with a burst layout (bursts of 6 frames every 40; macro frames
    every k = 5 frames, Dt = 2.5). Nothing is downloaded.
 2. Train, each on the same data and from the same 2 context frames:
-   PIMRL (micro PeRCNN pretrained on the bursts, then macro ConvLSTM autoencoder with
-   cross-scale message passing), PeRCNN (Euler at dt with a known Laplacian, trained on the
-   macro frames), and the black-box baselines ConvLSTM and FNO (``--ablations`` adds PIMRL's
+   PIMRL (micro PeRCNN pretrained on the bursts and frozen, then macro ConvLSTM autoencoder
+   with cross-scale message passing), PeRCNN (Euler at dt with a known Laplacian, trained on the
+   macro frames with the micro module's budget), and the black-box baselines ConvLSTM and FNO (``--ablations`` adds PIMRL's
    three ablations).
 3. Roll every model out over the whole held-out test trajectories (47 macro steps, t = 117.5)
    and print RMSE, HCT (time until the Pearson correlation with the truth first drops below 0.8),
