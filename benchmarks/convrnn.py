@@ -18,11 +18,12 @@ on CUDA ``torch.cuda.max_memory_allocated`` in process.
 (c) With ``--inference`` (meant for a GPU): the repository notebook's comparison, a 10-layer
 ConvLSTM(12) run sequentially against a 10-layer MinConvLSTM(20) through the scan, no-grad
 forward of T = 10 teacher-forced frames, B = 4, grids 4^2 .. 64^2, median of 10 repetitions.
+``benchmarks/gpu_check.sh`` runs ``--sizes 16 64 --inference`` on a GPU.
 
 On a shared machine use ``--threads 1`` and read only the ratios. Usage::
 
     python benchmarks/convrnn.py [--threads 1] [--device cpu] [--rounds 3] [--sizes 16 64]
-                                 [--batch 8] [--big-batch 2] [--skip-memory] [--inference]
+                                 [--batch 8] [--big-batch 2] [--skip-memory] [--inference [--inference-sizes 4 16 32 64]]
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ def inference(args: argparse.Namespace) -> None:
     device = torch.device(args.device)
     print("\ninference, no grad, T = 10, B = 4, 10 layers: median ms of 10 repetitions")
     print(f"{'grid':>6}{'ConvLSTM(12)':>15}{'MinConvLSTM(20)':>17}{'speed-up':>10}")
-    for size in (4, 16, 32, 64):
+    for size in args.inference_sizes:
         timings = []
         for cell, width in (("convlstm", 12), ("minconvlstm", 20)):
             model = ConvRNN(1, 2, [width] * 10, cell=cell, grid=(size, size), scan=args.scan).to(device).eval()
@@ -169,6 +170,8 @@ def main() -> None:
     parser.add_argument("--skip-memory-at", type=int, nargs="*", default=[], help="grid sizes without memory")
     parser.add_argument("--inference", action="store_true")
     parser.add_argument("--scan", default="auto", help="scan method of MinConvLSTM in --inference")
+    parser.add_argument("--inference-sizes", type=int, nargs="+", default=[4, 16, 32, 64],
+                        help="grid sizes of --inference (the notebook's: 4 16 32 64)")
     parser.add_argument("--memory-case", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--memory-size", type=int, default=16, help=argparse.SUPPRESS)
     parser.add_argument("--memory-batch", type=int, default=8, help=argparse.SUPPRESS)
