@@ -47,13 +47,14 @@ LABELS = {"convlstm": "ConvLSTM", "convgru": "ConvGRU", "minconvgru": "MinConvGR
 
 
 #: Training budget: a constant learning rate, at most MAX_STEPS optimiser steps, validation every
-#: 20 steps, stop after PATIENCE validations (80 steps) without a better validation RMSE. At 1
-#: thread a step takes 0.04-0.12 s (16x16 / 16x32, L = 12-25), so the 45 runs and the sweep take
-#: at most about 75 minutes, less where early stopping ends them. (A first attempt with a cosine
-#: schedule over 1000 steps never stopped early: the decaying rate kept the validation RMSE
-#: creeping down to the last step.)
-MAX_STEPS = 1200
-PATIENCE = 4
+#: 20 steps, stop after PATIENCE validations (160 steps, about two epochs of Navier-Stokes L = 15)
+#: without a better validation RMSE. At 1 thread a step takes 0.04-0.10 s (16x16 / 16x32,
+#: L = 12-25), so the 45 runs and the sweep take at most about 90 minutes and about 50 where
+#: early stopping ends them halfway. Two earlier attempts: a cosine schedule over 1000 steps
+#: never stopped early (the decaying rate kept the validation RMSE creeping down to the last
+#: step); a patience of 4 validations stopped some runs on validation noise after 280 steps.
+MAX_STEPS = 1600
+PATIENCE = 8
 LR_GRID = (1e-3, 3e-3, 1e-2)
 SWEEP = ("navier-stokes", ("convlstm", "minconvgru"), 0)  # benchmark, models, seed of the learning-rate choice
 
