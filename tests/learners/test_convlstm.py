@@ -169,6 +169,7 @@ def test_same_padding_wraps_like_concatenated_slices_and_folds_its_gradient_back
     grad_ref, = torch.autograd.grad((expected * weights).sum(), x)
     torch.testing.assert_close(grad, grad_ref, rtol=0, atol=1e-12)
     assert torch.autograd.gradcheck(lambda v: same_padding(v, kernel, mode), (x,))
+    assert torch.autograd.gradgradcheck(lambda v: same_padding(v, kernel, mode) ** 2, (x,))
 
 
 def test_same_padding_keeps_channels_last():

@@ -86,7 +86,9 @@ class _WrapPad(torch.autograd.Function):
     filled from the opposite edge, axis by axis (so corners wrap as well): one pass over the
     data, where wrapping with ``torch.cat`` copies it once per axis. Backward: one copy of the
     middle of the gradient, onto whose edges the halo (and corner) gradients are added; autograd
-    of ``cat`` of slices would instead zero-fill a gradient of the full size for every slice. Keeps the input's memory format (channels-last stays channels-last).
+    of ``cat`` of slices would instead zero-fill a gradient of the full size for every slice.
+    Keeps the input's memory format (channels-last stays channels-last); the backward is made of
+    differentiable operations, so second derivatives work as with ``cat``.
     """
 
     @staticmethod
@@ -111,7 +113,6 @@ class _WrapPad(torch.autograd.Function):
         return out
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
         p, dims = ctx.p, ctx.dims
         sizes = [grad.shape[d] - 2 * p for d in dims]
@@ -124,7 +125,7 @@ class _WrapPad(torch.autograd.Function):
             for d, (start, _, length) in zip(dims, choice):
                 source = source.narrow(d, start, length)
             if out is None:
-                out = source.contiguous(memory_format=ctx.fmt)
+                out = source.clone(memory_format=ctx.fmt)  # a new tensor: the adds must not touch grad
                 continue
             target = out
             for d, (_, start, length) in zip(dims, choice):
