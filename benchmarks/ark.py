@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {platform.machine()} {platform.processor() or ''}, torch {torch.__version__}, device {device}, "
           f"threads {torch.get_num_threads()}, load average before {os.getloadavg()[0]:.1f}")
     torch.manual_seed(0)
-    model = ARKMNet(1, frame_size=(args.size, args.size)).to(device)
+    model = ARKMNet(1, grid=(args.size, args.size)).to(device)
     params = sum(p.numel() for p in model.parameters())
     frames = torch.rand(args.batch, args.context + args.horizon, 1, args.size, args.size, device=device)
     context, targets = frames[:, : args.context], frames[:, args.context :]

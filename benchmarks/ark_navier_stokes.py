@@ -38,7 +38,7 @@ N_SOLVE, SUB, T_FRAMES, T_IN = 64, 2, 20, 10
 SPLITS = {"train": (64, 0), "val": (12, 10_000), "test": (24, 20_000)}  # (trajectories, first seed)
 
 MODELS = {
-    "arkmnet": lambda: ARKMNet(1, frame_size=(32, 32), patch_size=4, hidden=32, swin_depth=2, heads=4, window=4,
+    "arkmnet": lambda: ARKMNet(1, grid=(32, 32), patch_size=4, hidden=32, swin_depth=2, heads=4, window=4,
                                n_fourier=2, moment_kernel_size=5, drop_path=0.0, output="identity",
                                padding="circular"),
     "fno": lambda: FNO((8, 8), 24, 1, n_layers=4),

@@ -18,11 +18,13 @@ on CUDA ``torch.cuda.max_memory_allocated`` in process.
 (c) With ``--inference`` (meant for a GPU): the repository notebook's comparison, a 10-layer
 ConvLSTM(12) run sequentially against a 10-layer MinConvLSTM(20) through the scan, no-grad
 forward of T = 10 teacher-forced frames, B = 4, grids 4^2 .. 64^2, median of 10 repetitions.
+``benchmarks/gpu_check.sh`` runs ``--sizes 16 64 --inference`` on a GPU.
 
 On a shared machine use ``--threads 1`` and read only the ratios. Usage::
 
     python benchmarks/convrnn.py [--threads 1] [--device cpu] [--rounds 3] [--sizes 16 64]
-                                 [--batch 8] [--big-batch 2] [--skip-memory] [--inference]
+                                 [--batch 8] [--big-batch 2] [--skip-memory] [--inference [--inference-sizes 4 16 32 64]]
+                                 [--profile]
 """
 
 from __future__ import annotations
@@ -138,7 +140,7 @@ def inference(args: argparse.Namespace) -> None:
     device = torch.device(args.device)
     print("\ninference, no grad, T = 10, B = 4, 10 layers: median ms of 10 repetitions")
     print(f"{'grid':>6}{'ConvLSTM(12)':>15}{'MinConvLSTM(20)':>17}{'speed-up':>10}")
-    for size in (4, 16, 32, 64):
+    for size in args.inference_sizes:
         timings = []
         for cell, width in (("convlstm", 12), ("minconvlstm", 20)):
             model = ConvRNN(1, 2, [width] * 10, cell=cell, grid=(size, size), scan=args.scan).to(device).eval()
@@ -156,6 +158,32 @@ def inference(args: argparse.Namespace) -> None:
         print(f"{size:>4}^2{timings[0]:>15.2f}{timings[1]:>17.2f}{timings[0] / timings[1]:>9.2f}x", flush=True)
 
 
+def profile(args: argparse.Namespace, size: int, batch: int) -> None:
+    """Where one iteration's time goes (torch.profiler, self CPU time): convolutions forward and
+    backward against the rest, and the largest other operations, per cell with its default scan."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    device = torch.device(args.device)
+    print(f"\nprofile, {size}x{size}, batch {batch}: one iteration after two warm-ups, self CPU ms")
+    print(f"{'route':<28}{'total':>8}{'conv':>8}{'share':>7}  largest other operations")
+    for cell, scan in ROUTES:
+        if scan not in ("sequential",):
+            continue
+        _, iteration = make_route(cell, scan, size, batch, device)
+        iteration()
+        iteration()
+        with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+            iteration()
+        ops = {e.key: e.self_cpu_time_total / 1e3 for e in prof.key_averages()}
+        total = sum(ops.values())
+        conv = sum(ms for name, ms in ops.items() if "conv" in name and name.startswith("aten::"))
+        others = sorted(((ms, name) for name, ms in ops.items() if "conv" not in name and "::" in name
+                         and not name.startswith(("autograd::", "Optimizer."))), reverse=True)[:5]
+        listed = ", ".join(f"{name.replace('aten::', '')} {ms:.0f}" for ms, name in others)
+        print(f"{cell + '/' + scan:<28}{total:>8.0f}{conv:>8.0f}{conv / total:>6.0%}  {listed}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=1)
@@ -168,7 +196,10 @@ def main() -> None:
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-memory-at", type=int, nargs="*", default=[], help="grid sizes without memory")
     parser.add_argument("--inference", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="also profile one iteration per cell (CPU)")
     parser.add_argument("--scan", default="auto", help="scan method of MinConvLSTM in --inference")
+    parser.add_argument("--inference-sizes", type=int, nargs="+", default=[4, 16, 32, 64],
+                        help="grid sizes of --inference (the notebook's: 4 16 32 64)")
     parser.add_argument("--memory-case", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--memory-size", type=int, default=16, help=argparse.SUPPRESS)
     parser.add_argument("--memory-batch", type=int, default=8, help=argparse.SUPPRESS)
@@ -196,6 +227,8 @@ def main() -> None:
             rate = rates.get(name)
             shown = f"{rate:>8.3f}{rate / base:>12.2f}x" if rate else f"{'-':>8}{'-':>13}"
             print(f"{name:<28}{shown}{mem.get(name, float('nan')):>12.0f}", flush=True)
+        if args.profile:
+            profile(args, size, batch)
     if args.inference:
         inference(args)
     print(f"load average at the end {os.getloadavg()[0]:.1f}")

@@ -2,8 +2,9 @@
 # The one GPU check of physdiff: the CUDA-marked tests (tests/test_cuda.py: solver steps, operators,
 # a training step with and without bf16 autocast, resume with the CUDA RNG state, CPU vs GPU in
 # float64, device "auto", nccl with two GPUs, the command line on CUDA) and the GPU variants of the
-# benchmarks (ConvLSTM, Navier-Stokes, PeRCNN/PIMRL), then one table. Under 8 minutes on one GPU:
-# every step has a time limit and the limits add up to 7 minutes.
+# benchmarks (ConvLSTM, Navier-Stokes, PeRCNN/PIMRL, the minimal ConvRNNs with the notebook's inference
+# comparison), then one table. Under 9 minutes on one GPU: every step has a time limit and the limits
+# add up to 8 minutes.
 #
 # Usage (from anywhere):
 #   benchmarks/gpu_check.sh               # needs CUDA; without it the tests skip and the benchmarks are not run
@@ -58,16 +59,19 @@ else
 fi
 
 if [ "$DEVICE" = none ]; then
-    for name in "convlstm" "navier-stokes" "percnn-pimrl"; do skip "$name" "no CUDA device (try --cpu-smoke)"; done
+    for name in "convlstm" "navier-stokes" "percnn-pimrl" "convrnn"; do skip "$name" "no CUDA device (try --cpu-smoke)"; done
 elif [ "$DEVICE" = cpu ]; then
     step "convlstm" 120 "$PY" benchmarks/convlstm.py --device cpu --threads 1 --size 16 --batch 2 --hidden 4 \
         --steps 3 --repeat 0.1 --runs 1 --memory-steps 10 --memory-size 8
     step "navier-stokes" 120 "$PY" benchmarks/navier_stokes.py --device cpu --threads 1 --repeat 0.05 --fused 2
     step "percnn-pimrl" 120 "$PY" benchmarks/percnn_pimrl.py --device cpu --threads 1 --grid 12 --rollout 20
+    step "convrnn" 120 "$PY" benchmarks/convrnn.py --device cpu --threads 1 --sizes 4 --batch 1 --rounds 1 \
+        --skip-memory --inference --inference-sizes 4
 else
     step "convlstm" 80 "$PY" benchmarks/convlstm.py --device cuda --runs 1 --repeat 0.5
     step "navier-stokes" 50 "$PY" benchmarks/navier_stokes.py --device cuda --repeat 0.5
     step "percnn-pimrl" 90 "$PY" benchmarks/percnn_pimrl.py --device cuda --grid 48 --rollout 300
+    step "convrnn" 60 "$PY" benchmarks/convrnn.py --device cuda --sizes 16 64 --rounds 3 --inference
 fi
 
 echo

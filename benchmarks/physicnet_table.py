@@ -54,7 +54,7 @@ MODELS: dict[str, tuple[str, str, dict]] = {
     # rollout loss as every other row (not PhyDNet's loss on the context phase nor MoDeRNN's L1 + L2 with
     # scheduled sampling).
     "phydnet": ("PhyDNet", "PhyDNet", dict(base_channels=16, convlstm_hidden=(64, 64, 32))),
-    "modernn": ("MoDeRNN", "MoDeRNN", dict(frame_size=(64 // POOL, 64 // POOL), hidden_channels=32, num_layers=2,
+    "modernn": ("MoDeRNN", "MoDeRNN", dict(grid=(64 // POOL, 64 // POOL), hidden_channels=32, num_layers=2,
                                           patch_size=4)),
     "physicnet-no-vq": ("PhysicNet, no quantiser", "PhysicNet", {**PHYSICNET_SMALL, "quantize": False}),
     "physicnet-no-local": ("PhysicNet, no local experts", "PhysicNet", {**PHYSICNET_SMALL, "local_experts": False}),

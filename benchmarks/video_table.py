@@ -143,7 +143,7 @@ def video_model(name: str, row: Row) -> VideoModel:
     cls = registry.learner_class(row.learner)
 
     def build(protocol: VideoProtocol) -> Any:
-        filled = {"channels": 1, "ndim": 2, "frame_size": list(protocol.canvas)}
+        filled = {"channels": 1, "ndim": 2, "grid": list(protocol.canvas)}
         wanted = registry.FILLED_FROM_DATA.get(row.learner, ())
         return cls(**{k: v for k, v in filled.items() if k in wanted}, **row.kwargs)
 

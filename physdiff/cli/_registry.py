@@ -207,9 +207,9 @@ LEARNERS: Mapping[str, type[SequenceLearner]] = {
 
 #: Constructor arguments ``physdiff train`` fills from the training data file when ``[model]``
 #: omits them (``micro.`` / ``macro.``: keys of PIMRL's nested module tables). ``channels`` and
-#: ``in_channels`` are the file's channel count, ``ndim`` its number of spatial axes, ``frame_size`` and
-#: ``grid`` its grid shape, ``spacing`` its uniform grid step per axis, ``dt`` its sampling interval divided
-#: by ``substeps``.
+#: ``in_channels`` are the file's channel count, ``ndim`` its number of spatial axes, ``grid`` its
+#: grid shape (not filled when ``[model]`` gives the deprecated ``frame_size``), ``spacing`` its
+#: uniform grid step per axis, ``dt`` its sampling interval divided by ``substeps``.
 FILLED_FROM_DATA: Mapping[str, tuple[str, ...]] = {
     "convlstm": ("channels", "ndim"),
     "convlstm-autoencoder": ("channels", "ndim"),
@@ -217,10 +217,10 @@ FILLED_FROM_DATA: Mapping[str, tuple[str, ...]] = {
     "percnn": ("channels", "ndim", "spacing", "dt"),
     "pimrl": ("micro.channels", "micro.ndim", "micro.spacing", "macro.channels", "macro.ndim"),
     "phydnet": ("channels", "ndim"),
-    "modernn": ("channels", "ndim", "frame_size"),
+    "modernn": ("channels", "ndim", "grid"),
     **{name: ("channels", "ndim", "grid") for name in ("convrnn", "convgru", "minconvgru", "minconvlstm",
                                                       "minconvexplstm")},
-    "arkmnet": ("channels", "ndim", "frame_size"),
+    "arkmnet": ("channels", "ndim", "grid"),
     "physicnet": ("channels", "ndim"),
 }
 

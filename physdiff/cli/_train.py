@@ -50,18 +50,16 @@ def filled_options(name: str, options: dict[str, Any], info: Any, where: str) ->
                 raise PhysdiffError(f"{where}: model: {table}: expected a table of {table} module settings "
                                     f"([model.{table}]), got {options.get(table)!r}.")
             target = options[table]
-        if field in target:
+        if field in target or (field == "grid" and "frame_size" in target):  # frame_size: deprecated grid
             continue
         if field in ("channels", "in_channels"):
             target[field] = len(info.channel_names)
         elif field == "ndim":
             target[field] = len(info.space_shape)
-        elif field == "frame_size":
-            target[field] = [int(n) for n in info.space_shape]
         elif field == "spacing":
             target[field] = _grid_spacing(info)
         elif field == "grid":
-            target[field] = list(info.space_shape)
+            target[field] = [int(n) for n in info.space_shape]
         elif field == "dt":
             interval = sampling_interval(info)
             if interval is None:

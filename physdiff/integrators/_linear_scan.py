@@ -114,14 +114,21 @@ class _SequentialScan(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_h: torch.Tensor):  # type: ignore[override]
         a, h, h0 = ctx.saved_tensors
-        # g_t = gbar_t + a_{t+1} g_{t+1}: the forward loop on time-reversed inputs, with
-        # coefficients shifted by one (a_{t+1} multiplies g_{t+1}); the last step has none.
-        shifted = torch.cat([a[:, 1:], torch.zeros_like(a[:, :1])], dim=1)
-        g = _loop_into(shifted.flip(1), grad_h.flip(1).contiguous(), None).flip(1)
+        # g_t = gbar_t + a_{t+1} g_{t+1}, run backwards in time straight into one buffer (no flipped
+        # or shifted copies of a and the gradient)
+        g = torch.empty_like(grad_h)
+        steps = a.shape[1]
+        g[:, steps - 1] = grad_h[:, steps - 1]
+        for t in range(steps - 2, -1, -1):
+            torch.addcmul(grad_h[:, t], a[:, t + 1], g[:, t + 1], out=g[:, t])
         grad_a = grad_b = grad_h0 = None
-        if ctx.needs_input_grad[0]:
-            previous = torch.cat([(h0 if ctx.has_h0 else torch.zeros_like(h[:, 0]))[:, None], h[:, :-1]], dim=1)
-            grad_a = g * previous
+        if ctx.needs_input_grad[0]:  # dL/da_t = g_t h_{t-1}, with h_0 (zeros if None) before h_1
+            grad_a = torch.empty_like(g)
+            torch.mul(g[:, 1:], h[:, :-1], out=grad_a[:, 1:])
+            if ctx.has_h0:
+                torch.mul(g[:, 0], h0, out=grad_a[:, 0])
+            else:
+                grad_a[:, 0] = 0
         if ctx.needs_input_grad[1]:
             grad_b = g
         if ctx.has_h0 and ctx.needs_input_grad[2]:

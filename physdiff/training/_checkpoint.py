@@ -86,6 +86,10 @@ def check_model(checkpoint: Mapping[str, Any], model: nn.Module, path: str | os.
         raise PhysdiffError(f"{where}: holds a {checkpoint['model_class']} model, but the model given is a {name}. "
                             "Build the model the checkpoint was trained with.")
     stored, current = checkpoint["model_config"], json_config(model)
+    # a learner that renamed a constructor argument lists {old: new} in renamed_config_keys, so that
+    # checkpoints written before the rename (and built through the old name, a deprecated alias) load
+    renamed = getattr(type(model), "renamed_config_keys", {})
+    stored = {renamed.get(k, k): v for k, v in stored.items()}
     if stored != current:
         keys = sorted(set(stored) | set(current))
         diffs = [f"{k}: checkpoint {stored.get(k, '<absent>')!r} vs model {current.get(k, '<absent>')!r}"

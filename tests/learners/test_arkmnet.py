@@ -10,7 +10,7 @@ from physdiff.integrators import AdaptiveRK2, Euler, Heun
 from physdiff.learners import ARKMNet
 from physdiff.operators import sobolev_loss
 
-TOY = dict(frame_size=(16, 16), patch_size=4, hidden=8, swin_depth=2, heads=2, window=2, n_fourier=1,
+TOY = dict(grid=(16, 16), patch_size=4, hidden=8, swin_depth=2, heads=2, window=2, n_fourier=1,
            moment_kernel_size=3, drop_path=0.0)
 
 
@@ -86,8 +86,8 @@ def test_window_not_smaller_than_the_token_grid_shrinks():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        (dict(frame_size=(18, 16)), "not divisible by patch_size 4"),
-        (dict(frame_size=(24, 16), window=4), "not divisible by window 4"),
+        (dict(grid=(18, 16)), "not divisible by patch_size 4"),
+        (dict(grid=(24, 16), window=4), "not divisible by window 4"),
         (dict(heads=3), "does not divide hidden=8"),
         (dict(moment_kernel_size=3, moment_order=3), "orders 0..2"),
         (dict(rk_mode="rk4"), "rk_mode"),
@@ -102,5 +102,5 @@ def test_bad_construction(kwargs, match):
 
 
 def test_frames_of_another_size_are_refused():
-    with pytest.raises(PhysdiffError, match="frame_size=\\(32, 32\\)"):
+    with pytest.raises(PhysdiffError, match="grid=\\(32, 32\\)"):
         toy()(torch.rand(1, 2, 1, 32, 32), 1)

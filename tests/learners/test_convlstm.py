@@ -143,3 +143,42 @@ def test_bad_inputs_raise():
     cell = ConvLSTMCell(2, 3, ndim=2)
     with pytest.raises(PhysdiffError, match=r"expected \(B, 2, \*space\) with 2 spatial axes"):
         cell(torch.randn(1, 3, 4, 4))
+
+
+@pytest.mark.parametrize("shape, mode, kernel", [((2, 3, 7), "circular", 3), ((2, 3, 5, 6), "circular", 5),
+                                                 ((1, 2, 4, 5, 3), "circular", 3), ((2, 3, 5, 6), "cylinder", 3),
+                                                 ((1, 2, 3, 3), "circular", 7)])
+def test_same_padding_wraps_like_concatenated_slices_and_folds_its_gradient_back(shape, mode, kernel):
+    from physdiff.learners.recurrent._convlstm import same_padding
+
+    def reference(x, p):  # periodic padding by concatenating wrapped slices (independent route)
+        dims = [x.dim() - 1] if mode == "cylinder" else range(2, x.dim())
+        for d in dims:
+            n = x.shape[d]
+            x = torch.cat([x.narrow(d, n - p, p), x, x.narrow(d, 0, p)], dim=d)
+        return F.pad(x, (0, 0, p, p)) if mode == "cylinder" else x
+
+    x = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+    padded, expected = same_padding(x, kernel, mode), reference(x, kernel // 2)
+    assert torch.equal(padded, expected)
+    if mode == "circular":
+        p = kernel // 2
+        assert torch.equal(padded, F.pad(x, (p, p) * (x.dim() - 2), mode="circular"))
+    weights = torch.randn_like(padded)
+    grad, = torch.autograd.grad((padded * weights).sum(), x)
+    grad_ref, = torch.autograd.grad((expected * weights).sum(), x)
+    torch.testing.assert_close(grad, grad_ref, rtol=0, atol=1e-12)
+    assert torch.autograd.gradcheck(lambda v: same_padding(v, kernel, mode), (x,))
+    assert torch.autograd.gradgradcheck(lambda v: same_padding(v, kernel, mode) ** 2, (x,))
+
+
+def test_same_padding_keeps_channels_last():
+    from physdiff.learners.recurrent._convlstm import same_padding
+
+    x = torch.randn(2, 3, 5, 6).contiguous(memory_format=torch.channels_last).requires_grad_()
+    padded = same_padding(x, 3, "circular")
+    assert padded.is_contiguous(memory_format=torch.channels_last)
+    grad, = torch.autograd.grad(padded.sum(), x)
+    assert grad.is_contiguous(memory_format=torch.channels_last)
+    # every entry appears once in the middle plus once per halo it is copied into: 1, 2 or 4 times
+    assert sorted(set(grad.flatten().tolist())) == [1.0, 2.0, 4.0]

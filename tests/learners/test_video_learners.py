@@ -21,7 +21,7 @@ def tiny_phydnet(**kw):
 
 def tiny_modernn(**kw):
     torch.manual_seed(0)
-    args = dict(frame_size=(8, 12), patch_size=2, hidden_channels=4, num_layers=2)
+    args = dict(grid=(8, 12), patch_size=2, hidden_channels=4, num_layers=2)
     args.update(kw)
     return MoDeRNN(**args)
 
@@ -79,21 +79,21 @@ def test_phydnet_refuses_frame_sizes_not_divisible_by_4(size):
 
 
 @pytest.mark.parametrize("patch, size", [(1, (6, 10)), (2, (8, 12)), (4, (8, 12))])
-def test_modernn_shapes_for_its_frame_size(patch, size):
-    model = tiny_modernn(channels=3, patch_size=patch, frame_size=size)
+def test_modernn_shapes_for_its_grid(patch, size):
+    model = tiny_modernn(channels=3, patch_size=patch, grid=size)
     out, state = model(frames(2, 3, 3, *size), 2, return_state=True)
     assert out.shape == (2, 2, 3, *size)
     assert [s[0].shape for s in state] == [(2, 4, size[0] // patch, size[1] // patch)] * 2
 
 
-def test_modernn_frame_size_is_fixed_by_its_layernorms_and_must_be_divisible_by_the_patch_size():
+def test_modernn_grid_is_fixed_by_its_layernorms_and_must_be_divisible_by_the_patch_size():
     model = tiny_modernn()
-    with pytest.raises(PhysdiffError, match=r"LayerNorms fix the frame size.*frame_size=\(8, 8\)"):
+    with pytest.raises(PhysdiffError, match=r"LayerNorms fix the frame size.*grid=\(8, 8\)"):
         model(frames(1, 2, 1, 8, 8), 1)
     with pytest.raises(PhysdiffError, match=r"\(10, 12\) is not divisible by the patch size 4"):
-        MoDeRNN(frame_size=(10, 12), patch_size=4)
-    with pytest.raises(PhysdiffError, match="frame_size"):
-        MoDeRNN(frame_size=64)
+        MoDeRNN(grid=(10, 12), patch_size=4)
+    with pytest.raises(PhysdiffError, match="grid"):
+        MoDeRNN(grid=64)
 
 
 def test_bad_input_is_refused_with_what_was_expected():
@@ -135,13 +135,13 @@ def test_phydnet_declares_the_moment_loss_as_its_auxiliary_loss():
 
 
 def test_gradcheck_through_a_short_modernn_rollout():
-    model = tiny_modernn(frame_size=(4, 4), patch_size=2, hidden_channels=2, num_layers=1).double()
+    model = tiny_modernn(grid=(4, 4), patch_size=2, hidden_channels=2, num_layers=1).double()
     x = frames(1, 2, 1, 4, 4).double().requires_grad_()
     assert torch.autograd.gradcheck(lambda c: model(c, 2), (x,))
 
 
 # ------------------------------------------------------------------ registry, checkpoints, training
-def test_registry_names_rebuild_the_models_and_frame_size_is_filled_from_the_data():
+def test_registry_names_rebuild_the_models_and_grid_is_filled_from_the_data():
     from physdiff.cli._registry import build_learner, learner_class, learner_name
     from physdiff.cli._train import filled_options
 
@@ -153,7 +153,10 @@ def test_registry_names_rebuild_the_models_and_frame_size_is_filled_from_the_dat
         x = frames(1, 2, 2, 8, 12)
         torch.testing.assert_close(rebuilt.predict(x, 2), model.predict(x, 2))
     info = SimpleNamespace(channel_names=["intensity"], space_shape=(32, 48))
-    assert filled_options("modernn", {}, info, "here") == {"channels": 1, "ndim": 2, "frame_size": [32, 48]}
+    assert filled_options("modernn", {}, info, "here") == {"channels": 1, "ndim": 2, "grid": [32, 48]}
+    # a configuration written before the rename keeps its frame_size, and grid is then not added
+    old = filled_options("modernn", {"frame_size": [32, 48]}, info, "here")
+    assert old == {"channels": 1, "ndim": 2, "frame_size": [32, 48]}
 
 
 def moving_blobs(n, t=6, size=8, seed=0):
@@ -172,7 +175,7 @@ def moving_blobs(n, t=6, size=8, seed=0):
     return out
 
 
-@pytest.mark.parametrize("build", [tiny_phydnet, lambda: tiny_modernn(frame_size=(8, 8), hidden_channels=8)])
+@pytest.mark.parametrize("build", [tiny_phydnet, lambda: tiny_modernn(grid=(8, 8), hidden_channels=8)])
 def test_a_short_training_with_the_library_trainer_lowers_the_validation_error(build, tmp_path):
     from physdiff.cli._registry import build_learner
     from physdiff.training import TrainConfig, Trainer, load_learner
@@ -225,9 +228,55 @@ def test_physdiff_train_and_predict_run_both_models_from_the_command_line(tmp_pa
             record = json.loads((tmp_path / f"run_{name}" / "run.json").read_text())
             assert record["model"]["config"]["channels"] == 2  # filled from the data
             if name == "modernn":
-                assert record["model"]["config"]["frame_size"] == [12, 12]
+                assert record["model"]["config"]["grid"] == [12, 12]
             assert main(["predict", str(tmp_path / f"run_{name}" / "best.pt"), "--data", str(tmp_path / "train.h5"),
                          "--out", str(tmp_path / f"{name}.h5"), "--steps", "3"]) == 0
             assert read_info(tmp_path / f"{name}.h5").space_shape == (12, 12)
     finally:
         torch.set_num_threads(threads)
+
+
+# ------------------------------------------------------------------ grid, and the deprecated frame_size
+def test_frame_size_is_a_deprecated_alias_of_grid_for_modernn_and_arkmnet():
+    from physdiff.learners import ARKMNet
+
+    small = {MoDeRNN: dict(patch_size=2, hidden_channels=2, num_layers=1),
+             ARKMNet: dict(patch_size=4, hidden=4, swin_depth=1, heads=1, window=2, n_fourier=1)}
+    for cls, args in small.items():
+        torch.manual_seed(0)
+        new = cls(grid=(8, 16), **args)
+        with pytest.warns(DeprecationWarning, match="frame_size is deprecated, use grid"):
+            torch.manual_seed(0)
+            old = cls(frame_size=(8, 16), **args)
+        assert old.grid == new.grid == (8, 16) and old.config() == new.config()
+        assert new.config()["grid"] == [8, 16] and "frame_size" not in new.config()
+        for a, b in zip(old.state_dict().values(), new.state_dict().values()):
+            assert torch.equal(a, b)
+        with pytest.raises(PhysdiffError, match="both grid=.*and frame_size=.*Pass grid only"):
+            cls(grid=(8, 16), frame_size=(8, 16), **args)
+        assert cls(**args).grid == (64, 64)  # the default is unchanged
+
+
+def test_a_checkpoint_config_written_with_frame_size_still_loads(tmp_path):
+    from physdiff.cli._registry import build_learner
+    from physdiff.training import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, load_learner, save_checkpoint
+
+    model = tiny_modernn()
+    old_config = {("frame_size" if k == "grid" else k): v for k, v in model.config().items()}
+    assert old_config["frame_size"] == [8, 12] and "grid" not in old_config
+    with pytest.warns(DeprecationWarning, match="use grid"):
+        rebuilt = build_learner("MoDeRNN", old_config)
+    assert rebuilt.config() == model.config()
+    # a checkpoint file of that time: load_learner rebuilds the model and accepts the old key
+    payload = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "model_class": "MoDeRNN",
+               "model_config": old_config, "model_state": model.state_dict(), "step": 0}
+    save_checkpoint(tmp_path / "old.pt", payload)
+    with pytest.warns(DeprecationWarning, match="use grid"):
+        loaded = load_learner(tmp_path / "old.pt", build_learner)
+    x = frames(1, 2, 1, 8, 12)
+    torch.testing.assert_close(loaded.predict(x, 2), model.predict(x, 2))
+    # another configuration is still refused
+    payload["model_config"] = {**old_config, "hidden_channels": 5}
+    save_checkpoint(tmp_path / "other.pt", payload)
+    with pytest.warns(DeprecationWarning), pytest.raises(PhysdiffError):
+        load_learner(tmp_path / "other.pt", build_learner)

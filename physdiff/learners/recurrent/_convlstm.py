@@ -7,6 +7,7 @@ usual black-box baseline for spatio-temporal forecasting of PDE data.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -78,12 +79,68 @@ def check_channel_tuple(value: object, name: str, where: str) -> tuple[int, ...]
     return tuple(check_positive_int(v, name, where) for v in value)
 
 
+class _WrapPad(torch.autograd.Function):
+    """Periodic padding by ``p`` of the last ``n_dims`` axes, written once into one tensor.
+
+    Forward: the input is copied into the middle of an empty padded tensor, then each halo is
+    filled from the opposite edge, axis by axis (so corners wrap as well): one pass over the
+    data, where wrapping with ``torch.cat`` copies it once per axis. Backward: one copy of the
+    middle of the gradient, onto whose edges the halo (and corner) gradients are added; autograd
+    of ``cat`` of slices would instead zero-fill a gradient of the full size for every slice.
+    Keeps the input's memory format (channels-last stays channels-last); the backward is made of
+    differentiable operations, so second derivatives work as with ``cat``.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, p: int, n_dims: int) -> torch.Tensor:  # type: ignore[override]
+        dims = list(range(x.dim() - n_dims, x.dim()))
+        shape = list(x.shape)
+        for d in dims:
+            shape[d] += 2 * p
+        fmt = weight_format(x)  # the input's memory format
+        out = torch.empty(shape, dtype=x.dtype, device=x.device, memory_format=fmt)
+        middle = out
+        for d in dims:
+            middle = middle.narrow(d, p, x.shape[d])
+        middle.copy_(x)
+        for k, d in enumerate(dims):
+            n, part = x.shape[d], out
+            for later in dims[k + 1:]:  # axes not yet padded: their middle only
+                part = part.narrow(later, p, x.shape[later])
+            part.narrow(d, 0, p).copy_(part.narrow(d, n, p))
+            part.narrow(d, n + p, p).copy_(part.narrow(d, p, p))
+        ctx.p, ctx.dims, ctx.fmt = p, dims, fmt
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        p, dims = ctx.p, ctx.dims
+        sizes = [grad.shape[d] - 2 * p for d in dims]
+        # per axis, (source start in the padded gradient, target start in the input's gradient, length):
+        # the middle maps onto itself, the low halo onto the high edge and the high halo onto the low edge
+        pieces = [((p, 0, n), (0, n - p, p), (n + p, 0, p)) for n in sizes]
+        out = None
+        for choice in itertools.product(*pieces):  # the all-middle piece first: it becomes the gradient
+            source = grad
+            for d, (start, _, length) in zip(dims, choice):
+                source = source.narrow(d, start, length)
+            if out is None:
+                out = source.clone(memory_format=ctx.fmt)  # a new tensor: the adds must not touch grad
+                continue
+            target = out
+            for d, (_, start, length) in zip(dims, choice):
+                target = target.narrow(d, start, length)
+            target.add_(source)
+        return out, None, None
+
+
 def same_padding(x: torch.Tensor, kernel_size: int, mode: str) -> torch.Tensor:
     """Pad every spatial axis by ``kernel_size // 2`` so that a valid convolution keeps the size.
 
-    Circular padding is built from ``torch.cat`` of wrapped slices, which keeps the input's memory
-    format: ``F.pad(mode="circular")`` returns a contiguous (NCHW) tensor even for a channels-last
-    input, which would make oneDNN convert formats at every convolution.
+    Circular padding (and the longitude of 'cylinder') is :class:`_WrapPad`, which keeps the
+    input's memory format (``F.pad(mode="circular")`` returns a contiguous NCHW tensor even for
+    a channels-last input, which would make oneDNN convert formats at every convolution) and
+    whose backward folds the halo gradients back without zero-filling full-size gradients.
     """
     p = kernel_size // 2
     if p == 0:
@@ -95,8 +152,7 @@ def same_padding(x: torch.Tensor, kernel_size: int, mode: str) -> torch.Tensor:
         n = x.shape[-1]
         if p > n:
             raise PhysdiffError(f"cylinder padding: kernel_size {kernel_size} needs at least {p} longitudes, got {n}.")
-        x = torch.cat([x.narrow(-1, n - p, p), x, x.narrow(-1, 0, p)], dim=-1)
-        return F.pad(x, (0, 0, p, p))
+        return F.pad(_WrapPad.apply(x, p, 1), (0, 0, p, p))
     if mode == "circular":
         for dim in range(2, x.dim()):
             n = x.shape[dim]
@@ -105,8 +161,7 @@ def same_padding(x: torch.Tensor, kernel_size: int, mode: str) -> torch.Tensor:
                     f"circular padding: kernel_size {kernel_size} needs at least {p} points on spatial axis "
                     f"{dim - 2}, got {n} (shape {tuple(x.shape)}). Use a smaller kernel or a finer grid."
                 )
-            x = torch.cat([x.narrow(dim, n - p, p), x, x.narrow(dim, 0, p)], dim=dim)
-        return x
+        return _WrapPad.apply(x, p, x.dim() - 2)
     return F.pad(x, (p, p) * (x.dim() - 2), mode="constant" if mode == "zeros" else mode)
 
 

@@ -16,6 +16,7 @@ from .._base import SequenceLearner
 from ..blocks._swin_block import effective_window
 from ..blocks._window_attention import ATTENTIONS
 from ._ark_cell import RK_MODES, ARKCell
+from ._grid import grid_argument
 
 __all__ = ["ARKMNet"]
 
@@ -69,8 +70,8 @@ class ARKMNet(SequenceLearner):
     Args:
         channels: frame channels ``C_in``.
         ndim: must be 2.
-        frame_size: ``(H, W)`` of the frames, multiples of ``patch_size`` (and of ``patch_size * window``
-            unless the window covers the whole token grid).
+        grid: ``(H, W)`` of the frames, multiples of ``patch_size`` (and of ``patch_size * window``
+            unless the window covers the whole token grid); default 64x64.
         patch_size: ``p``.
         hidden: token channels ``C``.
         n_layers: stacked cells.
@@ -85,30 +86,35 @@ class ARKMNet(SequenceLearner):
         padding: ``"zeros"`` (images) or ``"circular"`` (periodic fields) for the derivative filters.
         h1_weight, moment_weight: loss weights (paper: 1, 1).
         attention: ``"sdpa"`` or ``"naive"`` (the same maths; benchmarks/ark.py compares their speed).
+        frame_size: deprecated name of ``grid`` (DeprecationWarning; giving both is refused).
+
+    Attributes ``grid`` (the frame shape) and ``token_grid`` (the patched grid ``(H/p, W/p)``).
     """
 
     supported_ndims = (2,)
+    renamed_config_keys = {"frame_size": "grid"}  # checkpoints written before the rename load
 
-    def __init__(self, channels: int = 1, ndim: int = 2, frame_size: Sequence[int] = (64, 64), patch_size: int = 4,
+    def __init__(self, channels: int = 1, ndim: int = 2, grid: Sequence[int] | None = None, patch_size: int = 4,
                  hidden: int = 64, n_layers: int = 1, swin_depth: int = 8, heads: int = 8, window: int = 4,
                  mlp_ratio: float = 4.0, drop_path: float = 0.1, n_fourier: int = 8, fourier_groups: int = 2,
                  correction: bool = True, rk_mode: str = "adaptive", moment_kernel_size: int = 7,
                  moment_order: int | None = None, decoder: str = "transposed", output: str = "sigmoid",
                  padding: str = "zeros", h1_weight: float = 1.0, moment_weight: float = 1.0,
-                 attention: str = "sdpa") -> None:
+                 attention: str = "sdpa", *, frame_size: Sequence[int] | None = None) -> None:
         super().__init__(channels, ndim)
         where = "ARKMNet"
-        if (isinstance(frame_size, (str, bytes)) or not isinstance(frame_size, Sequence) or len(frame_size) != 2):
-            raise PhysdiffError(f"{where}: frame_size: expected (H, W), got {frame_size!r}.")
-        size = tuple(_positive_int(n, "frame_size", where) for n in frame_size)
+        grid = grid_argument(grid, frame_size, where)
+        if (isinstance(grid, (str, bytes)) or not isinstance(grid, Sequence) or len(grid) != 2):
+            raise PhysdiffError(f"{where}: grid: expected (H, W), got {grid!r}.")
+        size = tuple(_positive_int(n, "grid", where) for n in grid)
         self.patch_size = _positive_int(patch_size, "patch_size", where)
         if size[0] % patch_size or size[1] % patch_size:
             raise PhysdiffError(
-                f"{where}: frame_size {size[0]}x{size[1]} is not divisible by patch_size {patch_size}. Crop or pad the "
+                f"{where}: grid {size[0]}x{size[1]} is not divisible by patch_size {patch_size}. Crop or pad the "
                 f"frames to a multiple of {patch_size}, or choose a patch size dividing both sides."
             )
-        self.frame_size = size
-        self.grid = (size[0] // patch_size, size[1] // patch_size)
+        self.grid = size
+        self.token_grid = (size[0] // patch_size, size[1] // patch_size)
         self.hidden = _positive_int(hidden, "hidden", where)
         self.n_layers = _positive_int(n_layers, "n_layers", where)
         self.swin_depth = _positive_int(swin_depth, "swin_depth", where)
@@ -121,12 +127,12 @@ class ARKMNet(SequenceLearner):
             )
         if correction:
             try:
-                effective_window(*self.grid, window, window // 2)
+                effective_window(*self.token_grid, window, window // 2)
             except PhysdiffError:
                 raise PhysdiffError(
-                    f"{where}: the token grid {self.grid[0]}x{self.grid[1]} (frame_size / patch_size) is not divisible "
-                    f"by window {window}. Use frames that are multiples of patch_size * window = {patch_size * window}, "
-                    "or another window."
+                    f"{where}: the token grid {self.token_grid[0]}x{self.token_grid[1]} (grid / patch_size) is not "
+                    f"divisible by window {window}. Use frames that are multiples of patch_size * window = "
+                    f"{patch_size * window}, or another window."
                 ) from None
         self.mlp_ratio, self.drop_path = float(mlp_ratio), float(drop_path)
         self.n_fourier = _positive_int(n_fourier, "n_fourier", where, minimum=0)
@@ -147,7 +153,7 @@ class ARKMNet(SequenceLearner):
         self.embed = nn.Conv2d(channels, c, patch_size, stride=patch_size)
         self.embed_norm = nn.LayerNorm(c)
         self.cells = nn.ModuleList(
-            ARKCell(c, self.grid, swin_depth=swin_depth, heads=heads, window=window, mlp_ratio=mlp_ratio,
+            ARKCell(c, self.token_grid, swin_depth=swin_depth, heads=heads, window=window, mlp_ratio=mlp_ratio,
                     drop_path=drop_path, attention=attention, n_fourier=n_fourier, fourier_groups=fourier_groups,
                     correction=correction, rk_mode=rk_mode, moment_kernel_size=moment_kernel_size,
                     moment_order=moment_order, padding=padding)
@@ -166,24 +172,24 @@ class ARKMNet(SequenceLearner):
 
     # ------------------------------------------------------------------ SequenceLearner
     def initial_state(self, u: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        zeros = u.new_zeros(u.shape[0], self.grid[0] * self.grid[1], self.hidden)
+        zeros = u.new_zeros(u.shape[0], self.token_grid[0] * self.token_grid[1], self.hidden)
         return [(zeros, zeros, zeros) for _ in range(self.n_layers)]
 
     def encode(self, u: torch.Tensor) -> torch.Tensor:
         """Patch embedding ``(B, C_in, H, W) -> (B, N, C)``."""
-        if tuple(u.shape[-2:]) != self.frame_size:
+        if tuple(u.shape[-2:]) != self.grid:
             raise PhysdiffError(
-                f"ARKMNet: frames of {u.shape[-2]}x{u.shape[-1]} do not match the frame_size {self.frame_size[0]}x"
-                f"{self.frame_size[1]} the model was built for. Build it with frame_size=({u.shape[-2]}, {u.shape[-1]})."
+                f"ARKMNet: frames of {u.shape[-2]}x{u.shape[-1]} do not match the grid {self.grid[0]}x"
+                f"{self.grid[1]} the model was built for. Build it with grid=({u.shape[-2]}, {u.shape[-1]})."
             )
         return self.embed_norm(rearrange(self.embed(u), "b c h w -> b (h w) c"))
 
     def decode(self, tokens: torch.Tensor) -> torch.Tensor:
         """``(B, N, C) -> (B, C_in, H, W)`` (before the output function)."""
-        z = rearrange(self.decoder_norm(tokens), "b (h w) c -> b c h w", h=self.grid[0])
+        z = rearrange(self.decoder_norm(tokens), "b (h w) c -> b c h w", h=self.token_grid[0])
         z = self.upsample(z)
         if self.decoder_kind == "bilinear":
-            z = F.interpolate(z, size=self.frame_size, mode="bilinear", align_corners=False)
+            z = F.interpolate(z, size=self.grid, mode="bilinear", align_corners=False)
         return self.head(F.gelu(z))
 
     def step(self, u: torch.Tensor, state: list) -> tuple[torch.Tensor, list]:
@@ -213,7 +219,7 @@ class ARKMNet(SequenceLearner):
         return [cell.rhs.read_back(tol) for cell in self.cells]
 
     def config(self) -> dict[str, Any]:
-        return {"channels": self.channels, "ndim": self.ndim, "frame_size": list(self.frame_size),
+        return {"channels": self.channels, "ndim": self.ndim, "grid": list(self.grid),
                 "patch_size": self.patch_size, "hidden": self.hidden, "n_layers": self.n_layers,
                 "swin_depth": self.swin_depth, "heads": self.heads, "window": self.window,
                 "mlp_ratio": self.mlp_ratio, "drop_path": self.drop_path, "n_fourier": self.n_fourier,

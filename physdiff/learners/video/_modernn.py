@@ -12,7 +12,7 @@ One step maps the frame ``u_n`` ``(B, C, H, W)`` to the prediction of ``u_{n+1}`
 give the equations.) There is no skip connection from ``u_n`` and no output nonlinearity.
 
 Every LayerNorm normalises over ``(channels, H/p, W/p)`` with an elementwise affine map, so
-the frame size is a constructor argument (``frame_size``) and the model runs on that size
+the frame size is a constructor argument (``grid``) and the model runs on that size
 only; the patch size must divide it.
 
 At the paper's settings (64x64 frames, patch 4, 4 layers of 64 channels) the model has
@@ -33,6 +33,7 @@ from ..blocks._detail_context import DetailContextBlock, _check_kernel_sizes
 from ..blocks._patching import check_patchable, depth_to_space, space_to_depth
 from ..recurrent._convlstm import check_kernel_size, check_positive_int
 from ..recurrent._layernorm_convlstm import LayerNormConvLSTMCell
+from ._grid import grid_argument
 from .._base import SequenceLearner
 
 __all__ = ["MoDeRNN"]
@@ -48,7 +49,7 @@ class MoDeRNN(SequenceLearner):
     Args:
         channels: channels ``C`` of the frames (1 for Moving MNIST).
         ndim: spatial dimensions; only 2 is supported.
-        frame_size: ``(H, W)`` of the frames, fixed by the LayerNorms; divisible by ``patch_size``.
+        grid: ``(H, W)`` of the frames, fixed by the LayerNorms; divisible by ``patch_size`` (default 64x64).
         patch_size: ``p`` of the space-to-depth patching (MoDeRNN: 4).
         hidden_channels: channels of every layer (MoDeRNN: 64).
         num_layers: stacked cells (MoDeRNN: 4).
@@ -58,24 +59,30 @@ class MoDeRNN(SequenceLearner):
         dcb_scale: the DCB's scale factor ``s`` (2).
         forget_bias: added to the forget pre-activation (1).
         time_step: physical interval between frames, if fixed (else None).
+        frame_size: deprecated name of ``grid`` (DeprecationWarning; giving both is refused).
+
+    Attributes ``grid`` (the frame shape) and ``token_grid`` (the patched grid ``(H/p, W/p)``).
     """
 
     supported_ndims = (2,)
+    renamed_config_keys = {"frame_size": "grid"}  # checkpoints written before the rename load
     normalized_data = False
 
-    def __init__(self, channels: int = 1, ndim: int = 2, frame_size: Sequence[int] = (64, 64), patch_size: int = 4,
+    def __init__(self, channels: int = 1, ndim: int = 2, grid: Sequence[int] | None = None, patch_size: int = 4,
                  hidden_channels: int = 64, num_layers: int = 4, kernel_size: int = 3,
                  dcb_kernel_sizes: Sequence[int] = (3, 5, 7), dcb_iterations: int = 5, dcb_scale: float = 2.0,
-                 forget_bias: float = 1.0, time_step: float | None = None) -> None:
+                 forget_bias: float = 1.0, time_step: float | None = None, *,
+                 frame_size: Sequence[int] | None = None) -> None:
         super().__init__(channels, ndim, time_step=time_step)
         where = type(self).__name__
-        if (isinstance(frame_size, int) or not isinstance(frame_size, Sequence) or len(frame_size) != 2
-                or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in frame_size)):
-            raise PhysdiffError(f"{where}: frame_size: expected (H, W), two positive ints (the LayerNorms fix the "
-                                f"frame size), got {frame_size!r}.")
-        self.frame_size = (int(frame_size[0]), int(frame_size[1]))
+        grid = grid_argument(grid, frame_size, where)
+        if (isinstance(grid, int) or not isinstance(grid, Sequence) or len(grid) != 2
+                or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in grid)):
+            raise PhysdiffError(f"{where}: grid: expected (H, W), two positive ints (the LayerNorms fix the "
+                                f"frame size), got {grid!r}.")
+        self.grid = (int(grid[0]), int(grid[1]))
         self.patch_size = patch_size
-        self.grid = check_patchable(self.frame_size, patch_size, where)
+        self.token_grid = check_patchable(self.grid, patch_size, where)
         self.hidden_channels = check_positive_int(hidden_channels, "hidden_channels", where)
         self.num_layers = check_positive_int(num_layers, "num_layers", where)
         self.kernel_size = check_kernel_size(kernel_size, where)
@@ -83,18 +90,18 @@ class MoDeRNN(SequenceLearner):
         self.dcb_iterations, self.dcb_scale, self.forget_bias = dcb_iterations, dcb_scale, float(forget_bias)
         patched, hid = channels * patch_size ** 2, hidden_channels
         self.embed = nn.Conv2d(patched, hid, 1)
-        self.blocks = nn.ModuleList(DetailContextBlock(hid, hid, self.grid, self.dcb_kernel_sizes, dcb_iterations,
-                                                       dcb_scale) for _ in range(num_layers))
-        self.cells = nn.ModuleList(LayerNormConvLSTMCell(hid, hid, self.grid, kernel_size, forget_bias)
+        self.blocks = nn.ModuleList(DetailContextBlock(hid, hid, self.token_grid, self.dcb_kernel_sizes,
+                                                       dcb_iterations, dcb_scale) for _ in range(num_layers))
+        self.cells = nn.ModuleList(LayerNormConvLSTMCell(hid, hid, self.token_grid, kernel_size, forget_bias)
                                    for _ in range(num_layers))
         self.output = nn.Conv2d(hid, patched, 1)
 
     def _check_frame(self, u: torch.Tensor) -> None:
-        if u.dim() != 4 or u.shape[1] != self.channels or tuple(u.shape[2:]) != self.frame_size:
+        if u.dim() != 4 or u.shape[1] != self.channels or tuple(u.shape[2:]) != self.grid:
             raise PhysdiffError(
-                f"{type(self).__name__}: expected frames (B, {self.channels}, {self.frame_size[0]}, "
-                f"{self.frame_size[1]}) (the LayerNorms fix the frame size to frame_size), got shape "
-                f"{tuple(u.shape)}. Build the model with frame_size={tuple(u.shape[2:])} (divisible by the patch "
+                f"{type(self).__name__}: expected frames (B, {self.channels}, {self.grid[0]}, "
+                f"{self.grid[1]}) (the LayerNorms fix the frame size to grid), got shape "
+                f"{tuple(u.shape)}. Build the model with grid={tuple(u.shape[2:])} (divisible by the patch "
                 f"size {self.patch_size}) for these frames."
             )
 
@@ -116,7 +123,7 @@ class MoDeRNN(SequenceLearner):
         return depth_to_space(self.output(x), self.patch_size), tuple(new_state)
 
     def config(self) -> dict[str, Any]:
-        return {"channels": self.channels, "ndim": self.ndim, "frame_size": list(self.frame_size),
+        return {"channels": self.channels, "ndim": self.ndim, "grid": list(self.grid),
                 "patch_size": self.patch_size, "hidden_channels": self.hidden_channels, "num_layers": self.num_layers,
                 "kernel_size": self.kernel_size, "dcb_kernel_sizes": list(self.dcb_kernel_sizes),
                 "dcb_iterations": self.dcb_iterations, "dcb_scale": self.dcb_scale, "forget_bias": self.forget_bias,
