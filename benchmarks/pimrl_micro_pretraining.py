@@ -33,7 +33,7 @@ from physdiff.data import BurstWindows, read_trajectories
 from physdiff.experiments import BENCHMARK_SETUPS
 from physdiff.experiments._arms import _percnn
 from physdiff.experiments._run import _config, _fit, make_data
-from physdiff.training import evaluate_rollout, seed_everything
+from physdiff.training import evaluate_rollout, read_log, seed_everything
 
 
 def _reference_rmse(pde: torch.nn.Module, bursts: BurstWindows, dt: float) -> float:
@@ -92,7 +92,7 @@ def main() -> None:
                 folder = out / f"lr{lr:g}_steps{steps}_gain{gain}_seed{args.seed}"
                 _, ended = _fit(micro, _config(setup, length - 1, 1, args.seed, "cpu", micro=True), train, val,
                                 folder, None)
-                best = min(r["val_rmse"] for r in _validations(folder))
+                best = min(r["val_rmse"] for r in read_log(folder) if r.get("kind") == "val")
                 rollout = _percnn(setup, data.channels, data.spacing, setup.k)
                 rollout.load_state_dict(micro.state_dict())
                 with torch.no_grad():
@@ -103,13 +103,6 @@ def main() -> None:
                 print(f"{lr:>8g}{steps:>7}{gain!s:>6}{ended['steps']:>6}  {best:>10.3g}  {coefficients:<18}"
                       f"{score['rmse']:>8.4g}{score['nrmse']:>8.4g}{score['hct_mean']:>7.4g}"
                       f"{score['artefact_ratio']:>9.3g}", flush=True)
-
-
-def _validations(folder: Path) -> list[dict]:
-    import json
-
-    lines = (folder / "metrics.jsonl").read_text().splitlines()
-    return [r for r in map(json.loads, filter(None, lines)) if r.get("kind") == "val"]
 
 
 if __name__ == "__main__":

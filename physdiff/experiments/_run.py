@@ -32,6 +32,7 @@ from ..training import (
     Trainer,
     evaluate_rollout,
     load_weights,
+    read_log,
     seed_everything,
     training_windows,
 )
@@ -187,9 +188,7 @@ def parameter_count(model: SequenceLearner) -> int:
 def _recorded_seconds(run: Path, spent_now: float) -> float:
     """Training seconds of a run: the time its log records (all sessions, so a reused run counts in
     full), or ``spent_now`` if it has no log."""
-    log = run / "metrics.jsonl"
-    times = [json.loads(line).get("time") for line in log.read_text().splitlines() if line.strip()] if log.exists() else []
-    times = [t for t in times if isinstance(t, (int, float))]
+    times = [r["time"] for r in read_log(run) if isinstance(r.get("time"), (int, float))]
     return max(times) if times else spent_now
 
 
