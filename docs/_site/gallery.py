@@ -68,7 +68,7 @@ ENTRIES: tuple[Entry, ...] = (
         "pimrl_table", "benchmarks/pimrl_table.py",
         ("--only", "kdv", "--seeds", "1", "--scale", "0.05", "--threads", "1", "--out", "{out}",
          "--results", "{out}/results.md"),
-        "the KdV dataset only, one seed instead of two, 5 % of every training budget, one torch thread; "
+        "the KdV dataset only, one seed instead of three, 5 % of every training budget, one torch thread; "
         "the table is written to the run folder instead of `docs/results.md`. The full table is on the "
         "[results page](../results.md)",
     ),
