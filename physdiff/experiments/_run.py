@@ -224,6 +224,27 @@ def _check_runs_match_data(out: Path, data: ExperimentData) -> None:
     atomic_write_json(record, current)
 
 
+def _check_finished_run_matches_setup(arm: Arm, setup: ExperimentSetup, data: ExperimentData, folder: Path,
+                                      micro_folder: Path) -> None:
+    """Refuse to reuse a finished run whose model the setup now builds differently (e.g. another
+    ``init_gain`` after a setup change): its result would silently sit beside runs of the new setup."""
+    model = arm.build(setup, data.channels, data.spacing)
+    stages = [(folder / "macro" / "best.pt", model)]
+    if arm.pretrain_micro:
+        stages.append((micro_folder / "best.pt", model.micro))
+    for checkpoint, module in stages:
+        if not checkpoint.exists():
+            continue
+        try:
+            load_weights(module, checkpoint)
+        except PhysdiffError as exc:
+            raise PhysdiffError(
+                f"{folder}: this finished run was trained with another {arm.label} configuration than the setup "
+                f"builds now ({exc}). Its result cannot be mixed with new ones: move the run folder away (and the "
+                "micro pretraining it used) to retrain it, or use another output folder."
+            ) from exc
+
+
 def run_experiment(
     setup: ExperimentSetup, out: str | Path, *, seeds: Sequence[int] = (0,), models: Sequence[Arm] | None = None,
     device: str = "auto", report: Report = print, bar_factory: Callable[[str], Bar] | None = None,
@@ -244,13 +265,14 @@ def run_experiment(
         for arm in models:
             folder = out / "runs" / arm.name / f"seed{seed}"
             done = folder / "result.json"
+            micro_folder = out / "runs" / "micro-pretraining" / f"seed{seed}"
             if done.exists():
+                _check_finished_run_matches_setup(arm, setup, data, folder, micro_folder)
                 results.append(json.loads(done.read_text()))
                 report(f"{arm.label} (seed {seed}): done earlier, RMSE {results[-1]['rmse']:.4g}")
                 continue
             model, seconds, statistics, stages = train_arm(
-                arm, setup, data, seed, folder, device=device, bar_factory=bar_factory,
-                micro_folder=out / "runs" / "micro-pretraining" / f"seed{seed}")
+                arm, setup, data, seed, folder, device=device, bar_factory=bar_factory, micro_folder=micro_folder)
             summary, rollout = evaluate_arm(model, setup, data, statistics)
             summary.update(model=arm.name, label=arm.label, seed=seed, train_seconds=seconds,
                            params=parameter_count(model),

@@ -146,6 +146,14 @@ def test_a_stale_result_is_not_trusted_over_the_data_shape(finished, tmp_path):
     make_data(setup, out / "data", report=messages.append)  # restore for the other tests
 
 
+def test_a_finished_run_of_another_model_configuration_is_refused(finished):
+    setup, out, _, _, _ = finished
+    changed = replace(setup, percnn={**setup.percnn, "init_gain": 0.5})
+    for name in ("percnn", "pimrl-micro-only"):  # macro checkpoint; micro pretraining only
+        with pytest.raises(PhysdiffError, match="init_gain.*move the run folder away"):
+            run_experiment(changed, out, seeds=(0,), models=arms((name,)), device="cpu", report=lambda _: None)
+
+
 def test_tables_and_plots(finished):
     setup, out, results, _, _ = finished
     rows = aggregate(results + [dict(results[0], seed=1, rmse=results[0]["rmse"] * 3)])
