@@ -80,7 +80,7 @@ def main() -> None:
         print(f"exact right-hand side, forward Euler at dt = {base.dt:g}: validation burst RMSE "
               f"{_reference_rmse(pde, val, base.dt):.3g}")
     gains = args.init_gain or [base.percnn.get("init_gain")]
-    print(f"{'lr':>8}{'steps':>7}{'gain':>6}{'ran':>6}  {'burst RMSE':>10}  {'coefficients':<18}"
+    print(f"{'lr':>8}{'steps':>7}{'gain':>6}{'ran':>6}  {'burst RMSE':>10}  {'coefficients':<22}"
           f"{'RMSE':>8}{'nRMSE':>8}{'HCT':>7}{'artefact':>9}")
     for gain in gains:
         percnn = dict(base.percnn) if gain is None else {**base.percnn, "init_gain": gain}
@@ -100,7 +100,7 @@ def main() -> None:
                                              dt=setup.macro_dt).summary()
                 coefficients = ("-" if micro.coefficient is None
                                 else " ".join(f"{c:.4g}" for c in micro.coefficient.detach().tolist()))
-                print(f"{lr:>8g}{steps:>7}{gain!s:>6}{ended['steps']:>6}  {best:>10.3g}  {coefficients:<18}"
+                print(f"{lr:>8g}{steps:>7}{gain!s:>6}{ended['steps']:>6}  {best:>10.3g}  {coefficients:<22}"
                       f"{score['rmse']:>8.4g}{score['nrmse']:>8.4g}{score['hct_mean']:>7.4g}"
                       f"{score['artefact_ratio']:>9.3g}", flush=True)
 
