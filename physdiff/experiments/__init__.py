@@ -18,6 +18,7 @@ from ._run import make_data as make_data
 from ._run import run_experiment as run_experiment
 from ._run import train_arm as train_arm
 from ._setups import BENCHMARK_SETUPS as BENCHMARK_SETUPS
+from ._setups import PI_INIT_GAIN as PI_INIT_GAIN
 from ._setups import ExperimentSetup as ExperimentSetup
 from ._setups import burgers_2d as burgers_2d
 from ._setups import fitzhugh_nagumo_2d as fitzhugh_nagumo_2d
@@ -32,7 +33,7 @@ from ._video import run_video_model as run_video_model
 from ._video import video_test_file as video_test_file
 
 __all__ = [
-    "ARMS", "Arm", "BENCHMARK_SETUPS", "ExperimentData", "ExperimentSetup", "aggregate", "arms", "burgers_2d",
+    "ARMS", "Arm", "BENCHMARK_SETUPS", "PI_INIT_GAIN", "ExperimentData", "ExperimentSetup", "aggregate", "arms", "burgers_2d",
     "evaluate_arm", "fitzhugh_nagumo_2d", "format_table", "gray_scott_2d", "gray_scott_3d", "kdv", "make_data",
     "plot_comparison", "run_experiment", "train_arm",
     "Blank", "CopyLast", "VideoModel", "VideoProtocol", "run_video_model", "video_test_file", "write_marked_block",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import replace
 
@@ -14,6 +13,7 @@ from physdiff.data import BurstSpec, read_info
 from physdiff.experiments import (
     ARMS,
     BENCHMARK_SETUPS,
+    PI_INIT_GAIN,
     aggregate,
     arms,
     format_table,
@@ -196,6 +196,8 @@ def test_benchmark_setups_are_consistent(build):
     for arm in ARMS:
         model = arm.build(setup, 2 if setup.name != "kdv" else 1, spacing)
         assert model.time_step == pytest.approx(setup.macro_dt), arm.name
+        if arm.name == "percnn":  # every dataset's PeRCNNs start from the init chosen on validation bursts
+            assert model.init_gain == PI_INIT_GAIN
     macro_frames = (setup.frames - 1) // setup.k + 1
     assert macro_frames >= setup.context_frames + setup.horizon + 10
 
