@@ -1,7 +1,7 @@
 """How PIMRL's macro stage limits it: training budget, latent resolution and period, on validation data.
 
 With a converged micro module, PIMRL's micro-only ablation beats full PIMRL on every dataset
-of the benchmark (docs/results.md): the macro steps between micro corrections add the error.
+of the benchmark (see the results page): the macro steps between micro corrections add the error.
 For one dataset and seed this trains full PIMRL (the micro pretraining shared by every
 variant, as in the table) under each ``--variant`` and prints, judged on the **validation**
 trajectory only (the test trajectories are never read):
