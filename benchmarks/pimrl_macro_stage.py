@@ -68,7 +68,7 @@ def main() -> None:
     print(f"{'model':<12}{'steps':>6}{'latent':>8}{'N':>3}{'ran':>6}{'val RMSE':>10}"
           f"{'RMSE':>9}{'nRMSE':>8}{'HCT':>8}{'artefact':>9}")
 
-    def report(label: str, setup, folder: Path, model, statistics, ran: str, best: str) -> None:
+    def report(label: str, setup, model, statistics, ran: str, best: str) -> None:
         with torch.no_grad():
             score = evaluate_rollout(model, val_macro, context_frames=setup.context_frames, dt=setup.macro_dt,
                                      mean=statistics[0], std=statistics[1]).summary()
@@ -78,13 +78,13 @@ def main() -> None:
 
     model, _, statistics, _ = train_arm(micro_only, base, data, args.seed, out / f"micro-only-seed{args.seed}",
                                         micro_folder=micro_folder)
-    report("micro only", base, micro_folder, model, statistics, "-", "-")
+    report("micro only", base, model, statistics, "-", "-")
     for steps, downsample, period in args.variant:
         setup = replace(base, steps=steps, period=period, macro={**base.macro, "downsample": downsample})
         folder = out / f"steps{steps}_latent{downsample}_period{period}_seed{args.seed}"
         model, _, statistics, stages = train_arm(pimrl, setup, data, args.seed, folder, micro_folder=micro_folder)
         best = min(r["val_rmse"] for r in read_log(folder / "macro") if "val_rmse" in r)
-        report("PIMRL", setup, folder, model, statistics, str(stages["macro"]["steps"]), f"{best:.3g}")
+        report("PIMRL", setup, model, statistics, str(stages["macro"]["steps"]), f"{best:.3g}")
 
 
 if __name__ == "__main__":
