@@ -35,6 +35,6 @@ from ._video import video_test_file as video_test_file
 __all__ = [
     "ARMS", "Arm", "BENCHMARK_SETUPS", "PI_INIT_GAIN", "ExperimentData", "ExperimentSetup", "aggregate", "arms",
     "burgers_2d", "evaluate_arm", "fitzhugh_nagumo_2d", "format_table", "gray_scott_2d", "gray_scott_3d", "kdv",
-    "make_data",    "plot_comparison", "run_experiment", "train_arm",
+    "make_data", "plot_comparison", "run_experiment", "train_arm",
     "Blank", "CopyLast", "VideoModel", "VideoProtocol", "run_video_model", "video_test_file", "write_marked_block",
 ]
