@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shutil
 import sys
 from pathlib import Path
 
@@ -77,6 +78,26 @@ def _finished(folder: Path, seeds: int) -> list[dict]:
     return results
 
 
+def _copy_micro_runs(source: Path, target: Path, seeds: int) -> None:
+    """Copy the finished runs of ``source`` that the macro budget does not change into ``target``.
+
+    The micro pretraining, the PeRCNN arm and the micro-only ablation train on the PeRCNN budget
+    alone; the data is deterministic in the setup. Runs already under ``target`` are kept.
+    """
+    if not (source / "data").is_dir():
+        print(f"--reuse-micro: no data under {source}; nothing copied")
+        return
+    if not (target / "data").exists():
+        shutil.copytree(source / "data", target / "data")
+    for name in ("micro-pretraining", "percnn", "pimrl-micro-only"):
+        for seed in range(seeds):
+            finished, copy = source / "runs" / name / f"seed{seed}", target / "runs" / name / f"seed{seed}"
+            done = finished / ("best.pt" if name == "micro-pretraining" else "result.json")
+            if done.exists() and not copy.exists():
+                shutil.copytree(finished, copy)
+                print(f"--reuse-micro: copied {finished}")
+
+
 def _missing(results: list[dict], seeds: int) -> str:
     """A sentence naming the (model, seed) runs not finished, or nothing when all are."""
     done = {(r["model"], r["seed"]) for r in results}
@@ -93,6 +114,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated arm names to train (default: all; e.g. pimrl,percnn to schedule "
                              "the expensive arms first); the table still shows every finished run")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every training budget")
+    parser.add_argument("--macro-scale", type=float, default=1.0,
+                        help="multiply only the budget of the learners trained on the macro frames (PIMRL's "
+                             "macro stage and its ablations, ConvLSTM, FNO), e.g. to see whether they converge")
+    parser.add_argument("--reuse-micro", default=None, metavar="DIR",
+                        help="copy the finished runs that depend only on the PeRCNN budget (micro pretraining, "
+                             "PeRCNN arm, micro-only ablation) from the table under DIR instead of retraining them")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--block", default="main", help="name of the marked block of docs/results.md to replace")
     parser.add_argument("--report-only", action="store_true",
@@ -109,8 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     blocks = []
     train_seconds = 0.0
     for setup in setups:
-        if args.scale != 1.0:
-            setup = setup.scaled(args.scale)
+        if args.scale != 1.0 or args.macro_scale != 1.0:
+            setup = setup.scaled(args.scale * args.macro_scale, micro_factor=args.scale)
+        if args.reuse_micro:
+            _copy_micro_runs(Path(args.reuse_micro) / setup.name, Path(args.out) / setup.name, args.seeds)
         if args.report_only:
             results = _finished(Path(args.out) / setup.name, args.seeds)
             if not results:

@@ -134,10 +134,15 @@ class ExperimentSetup:
     def macro_dt(self) -> float:
         return self.k * self.dt
 
-    def scaled(self, factor: float) -> "ExperimentSetup":
-        """The same setup with ``factor`` times the training steps (at least 1 each), e.g. for a smoke test."""
+    def scaled(self, factor: float, *, micro_factor: float | None = None) -> "ExperimentSetup":
+        """The same setup with ``factor`` times the training steps (at least 1 each), e.g. for a smoke test.
+
+        ``micro_factor`` (default ``factor``) scales the PeRCNNs' own budget (``micro_steps``)
+        separately from the macro-frame learners' (``steps``).
+        """
+        micro_factor = factor if micro_factor is None else micro_factor
         return replace(self, steps=max(1, round(self.steps * factor)),
-                       micro_steps=max(1, round(self.micro_steps * factor)))
+                       micro_steps=max(1, round(self.micro_steps * micro_factor)))
 
 
 #: Xavier gain of the PeRCNNs' Pi-block weights. The Pi-block multiplies its branches, so at

@@ -205,6 +205,9 @@ def test_benchmark_setups_are_consistent(build):
 def test_scaled_keeps_at_least_one_step():
     assert gray_scott_3d(8).scaled(1e-6).steps == 1
     assert gray_scott_3d(8).scaled(2).steps == 2 * gray_scott_3d(8).steps
+    macro_only = gray_scott_3d(8).scaled(5, micro_factor=1)  # the table's --macro-scale
+    assert macro_only.steps == 5 * gray_scott_3d(8).steps
+    assert macro_only.micro_steps == gray_scott_3d(8).micro_steps
 
 
 @pytest.mark.parametrize("changes, match", [
