@@ -12,6 +12,10 @@ Finished runs are reused, so an interrupted run continues where it stopped. The 
 between the ``<!-- results:NAME:begin -->`` and ``<!-- results:NAME:end -->`` markers of
 ``docs/results.md`` is replaced (atomically; ``--block NAME``, default ``main``, so runs with
 different budgets can sit side by side); the rest of the page is left as written.
+
+A convergence check trains only the learners on the macro frames with more steps, reusing the
+PeRCNN-budget runs of the main table (``--macro-scale 5 --reuse-micro runs/pimrl_table --out
+runs/pimrl_table_macro5x --block macro5x``).
 """
 
 from __future__ import annotations
