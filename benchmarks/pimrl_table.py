@@ -15,7 +15,10 @@ different budgets can sit side by side); the rest of the page is left as written
 
 A convergence check trains only the learners on the macro frames with more steps, reusing the
 PeRCNN-budget runs of the main table (``--macro-scale 5 --reuse-micro runs/pimrl_table --out
-runs/pimrl_table_macro5x --block macro5x``).
+runs/pimrl_table_macro5x --block macro5x``). ``--until-converged CAP`` trains them instead on
+the plateau schedule until their validation RMSE stops improving at the lowest learning rate
+(``CAP`` times the budget is only a cap): ``--until-converged 15 --reuse-micro runs/pimrl_table
+--out runs/pimrl_table_converged --block converged``.
 """
 
 from __future__ import annotations
@@ -31,6 +34,10 @@ import torch
 
 from physdiff.experiments import (
     BENCHMARK_SETUPS,
+    PLATEAU_FLOOR,
+    PLATEAU_GAMMA,
+    PLATEAU_THRESHOLD,
+    ExperimentSetup,
     aggregate,
     arms,
     format_table,
@@ -102,6 +109,17 @@ def _copy_micro_runs(source: Path, target: Path, seeds: int) -> None:
                 print(f"--reuse-micro: copied {finished}")
 
 
+def _macro_protocol(setup: ExperimentSetup) -> str:
+    """How the learners on the macro frames were trained, in words."""
+    if setup.macro_schedule == "plateau":
+        return (f"the models on the macro frames trained until converged: lr {setup.lr:g}, x{PLATEAU_GAMMA:g} after "
+                f"{setup.patience} validations (one every {setup.validate_every} steps) without a validation RMSE "
+                f"{PLATEAU_THRESHOLD:.0%} below the best, down to {PLATEAU_FLOOR:.0%} of lr, where {setup.patience} "
+                f"more such validations end the run (cap {setup.steps} steps)")
+    return (f"at most {setup.steps} training steps per model on the macro frames (lr {setup.lr:g}), early stopping "
+            f"after {setup.patience} validations (one every {setup.validate_every} steps) without improvement")
+
+
 def _missing(results: list[dict], seeds: int) -> str:
     """A sentence naming the (model, seed) runs not finished, or nothing when all are."""
     done = {(r["model"], r["seed"]) for r in results}
@@ -121,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--macro-scale", type=float, default=1.0,
                         help="multiply only the budget of the learners trained on the macro frames (PIMRL's "
                              "macro stage and its ablations, ConvLSTM, FNO), e.g. to see whether they converge")
+    parser.add_argument("--until-converged", type=float, default=None, metavar="CAP",
+                        help="train the learners on the macro frames on the plateau schedule until the validation "
+                             "RMSE stops improving, at most CAP times their budget (see ExperimentSetup.macro_schedule)")
     parser.add_argument("--reuse-micro", default=None, metavar="DIR",
                         help="copy the finished runs that depend only on the PeRCNN budget (micro pretraining, "
                              "PeRCNN arm, micro-only ablation) from the table under DIR instead of retraining them")
@@ -142,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     for setup in setups:
         if args.scale != 1.0 or args.macro_scale != 1.0:
             setup = setup.scaled(args.scale * args.macro_scale, micro_factor=args.scale)
+        if args.until_converged:
+            setup = setup.until_converged(args.until_converged)
         if args.reuse_micro:
             _copy_micro_runs(Path(args.reuse_micro) / setup.name, Path(args.out) / setup.name, args.seeds)
         if args.report_only:
@@ -162,9 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             f"### {setup.title}\n\nGrid {'x'.join(map(str, setup.shape))}, micro dt = {setup.dt:g}, "
             f"k = {setup.k} (macro Dt = {setup.macro_dt:g}), bursts of {setup.burst.burst_length} frames every "
             f"{setup.burst.burst_every}, {setup.n_train} training + {setup.n_val} validation + {setup.n_test} test "
-            f"trajectories of {setup.frames} frames; at most {setup.steps} training steps per model on the macro "
-            f"frames (lr {setup.lr:g}), early stopping after {setup.patience} validations (one every "
-            f"{setup.validate_every} steps) without improvement; the PeRCNNs trained on their own (PIMRL's micro "
+            f"trajectories of {setup.frames} frames; {_macro_protocol(setup)}; the PeRCNNs trained on their own (PIMRL's micro "
             f"pretraining, the PeRCNN arm): at most {setup.micro_steps} steps (lr "
             f"{setup.lr if setup.micro_lr is None else setup.micro_lr:g}), patience {setup.micro_patience} "
             f"validations one every {setup.micro_validate_every} steps; test rollouts of "

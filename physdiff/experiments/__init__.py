@@ -12,6 +12,9 @@ from ._report import aggregate as aggregate
 from ._report import format_table as format_table
 from ._report import plot_comparison as plot_comparison
 from ._report import write_marked_block as write_marked_block
+from ._run import PLATEAU_FLOOR as PLATEAU_FLOOR
+from ._run import PLATEAU_GAMMA as PLATEAU_GAMMA
+from ._run import PLATEAU_THRESHOLD as PLATEAU_THRESHOLD
 from ._run import ExperimentData as ExperimentData
 from ._run import evaluate_arm as evaluate_arm
 from ._run import make_data as make_data
@@ -33,7 +36,8 @@ from ._video import run_video_model as run_video_model
 from ._video import video_test_file as video_test_file
 
 __all__ = [
-    "ARMS", "Arm", "BENCHMARK_SETUPS", "PI_INIT_GAIN", "ExperimentData", "ExperimentSetup", "aggregate", "arms",
+    "ARMS", "Arm", "BENCHMARK_SETUPS", "PI_INIT_GAIN", "PLATEAU_FLOOR", "PLATEAU_GAMMA", "PLATEAU_THRESHOLD",
+    "ExperimentData", "ExperimentSetup", "aggregate", "arms",
     "burgers_2d", "evaluate_arm", "fitzhugh_nagumo_2d", "format_table", "gray_scott_2d", "gray_scott_3d", "kdv",
     "make_data", "plot_comparison", "run_experiment", "train_arm",
     "Blank", "CopyLast", "VideoModel", "VideoProtocol", "run_video_model", "video_test_file", "write_marked_block",

@@ -57,7 +57,7 @@ def aggregate(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         row["artefact_ratio"] = _mean_spread(ratios) if len(ratios) == len(runs) else None
         stages = [_last_trained_stage(r["training"]) for r in runs if "training" in r]
         row["steps"] = statistics.fmean(st["steps"] for st in stages) if len(stages) == len(runs) else None
-        row["early_stopped"] = sum(st["stopped"] == "early_stopping" for st in stages)
+        row["early_stopped"] = sum(st["stopped"] in ("early_stopping", "converged") for st in stages)
         row["params"] = runs[0]["params"]
         row["seeds"] = len(runs)
         out.append(row)

@@ -39,6 +39,11 @@ from ..training import (
 from ._arms import Arm, arms
 from ._setups import ExperimentSetup
 
+#: The plateau protocol (``ExperimentSetup.macro_schedule = "plateau"``): the learning rate falls
+#: x0.2 per plateau, from ``lr`` to 1 % of it (3 reductions); a validation counts as progress if its
+#: RMSE is 1 % below the best so far.
+PLATEAU_GAMMA, PLATEAU_FLOOR, PLATEAU_THRESHOLD = 0.2, 0.01, 0.01
+
 #: ``progress(message)`` for status lines, ``bar(done, total)`` for the current training.
 Report = Callable[[str], None]
 Bar = Callable[[int, int], None]
@@ -96,17 +101,24 @@ def make_data(setup: ExperimentSetup, folder: Path, *, report: Report = print) -
 def _config(setup: ExperimentSetup, horizon: int, context: int, seed: int, device: str, *,
             micro: bool = False) -> TrainConfig:
     """At most ``setup.steps`` Adam steps at ``setup.lr`` (cosine decay over them), stopping after
-    ``setup.patience`` validations without a better validation RMSE; ``micro=True``: the same
-    with the ``micro_*`` settings (a PeRCNN trained on its own)."""
+    ``setup.patience`` validations without a better validation RMSE, or with
+    ``setup.macro_schedule == "plateau"`` until the plateau schedule finds no improvement at its
+    lowest learning rate; ``micro=True``: the cosine budget with the ``micro_*`` settings (a
+    PeRCNN trained on its own)."""
+    schedule = ScheduleConfig(name="cosine", min_factor=0.1)
     if micro:
         steps, lr = setup.micro_steps, setup.lr if setup.micro_lr is None else setup.micro_lr
         every, patience = setup.micro_validate_every, setup.micro_patience
     else:
         steps, lr, every, patience = setup.steps, setup.lr, setup.validate_every, setup.patience
+        if setup.macro_schedule == "plateau":
+            schedule = ScheduleConfig(name="plateau", gamma=PLATEAU_GAMMA, min_factor=PLATEAU_FLOOR,
+                                      patience=patience, threshold=PLATEAU_THRESHOLD)
+            patience = None  # the schedule's own rule ends the run
     every = max(1, min(every, steps))
     return TrainConfig(
         steps=steps, batch_size=setup.batch_size, context_frames=context, horizon=horizon,
-        optimizer=OptimizerConfig(name="adam", lr=lr), schedule=ScheduleConfig(name="cosine", min_factor=0.1),
+        optimizer=OptimizerConfig(name="adam", lr=lr), schedule=schedule,
         grad_clip=1.0, validate_every=every, checkpoint_every=every, early_stopping_patience=patience,
         log_every=max(1, min(every, steps // 20)), seed=seed, device=device,
     )
@@ -118,7 +130,7 @@ def _fit(model: SequenceLearner, cfg: TrainConfig, train: Any, val: Any, out: Pa
 
     Returns:
         Seconds spent now, and ``{"steps": steps trained, "max_steps": the budget, "stopped":
-        "early_stopping" or "completed" (the budget ran out first)}``.
+        "early_stopping", "converged" (plateau schedule) or "completed" (the budget ran out first)}``.
     """
     start = time.perf_counter()
     progress = None if bar is None else (lambda step, total, _metrics: bar(step, total))

@@ -54,6 +54,12 @@ class ExperimentSetup:
             the validation RMSE stayed flat for the first ~400-650 steps before it fell 10x, and
             a patience of 8 stopped the micro pretraining there, untrained.
         batch_size, lr: training batch and Adam learning rate (cosine decay to 10 %).
+        macro_schedule: ``"cosine"`` (the above: cosine decay over ``steps``, early stopping with
+            ``patience``) or ``"plateau"`` for the learners trained on the macro frames: constant
+            ``lr`` until ``patience`` validations bring no validation RMSE 1 % below the best, then
+            x0.2, down to 1 % of ``lr``; ``patience`` such validations at 1 % end the run
+            (:class:`~physdiff.training.ScheduleConfig`, "converged"), ``steps`` is only a cap.
+            The PeRCNNs trained on their own keep the cosine budget.
         percnn: keyword arguments of :class:`~physdiff.learners.PeRCNN` (besides channels, ndim, dt, spacing).
         finetune_micro: whether PIMRL's macro training also updates the pretrained micro module (the
             paper fine-tunes the whole model; False keeps the burst-pretrained PeRCNN frozen, because
@@ -92,6 +98,7 @@ class ExperimentSetup:
     patience: int = 5
     batch_size: int = 4
     lr: float = 2e-3
+    macro_schedule: str = "cosine"
     percnn: dict[str, Any] = field(default_factory=dict)
     percnn_substeps: int = 1
     finetune_micro: bool = False
@@ -103,6 +110,8 @@ class ExperimentSetup:
 
     def __post_init__(self) -> None:
         where = f"ExperimentSetup({self.name!r})"
+        if self.macro_schedule not in ("cosine", "plateau"):
+            raise PhysdiffError(f"{where}: macro_schedule: expected 'cosine' or 'plateau', got {self.macro_schedule!r}.")
         if self.burst.burst_length - 1 < self.burst.macro_every:
             raise PhysdiffError(
                 f"{where}: bursts of {self.burst.burst_length} frames hold {self.burst.burst_length - 1} micro steps, "
@@ -143,6 +152,11 @@ class ExperimentSetup:
         micro_factor = factor if micro_factor is None else micro_factor
         return replace(self, steps=max(1, round(self.steps * factor)),
                        micro_steps=max(1, round(self.micro_steps * micro_factor)))
+
+    def until_converged(self, cap_factor: float) -> "ExperimentSetup":
+        """The macro-frame learners trained on the ``plateau`` schedule until their validation RMSE
+        stops improving, with a cap of ``cap_factor`` times ``steps`` (the PeRCNNs' budget unchanged)."""
+        return replace(self.scaled(cap_factor, micro_factor=1.0), macro_schedule="plateau")
 
 
 #: Xavier gain of the PeRCNNs' Pi-block weights. The Pi-block multiplies its branches, so at

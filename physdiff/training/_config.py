@@ -41,6 +41,15 @@ class ScheduleConfig(Section):
     * ``cosine``: ``m + (1 - m) (1 + cos(pi s' / S')) / 2`` with ``m = min_factor``, ``s' = s - warmup_steps``,
       ``S' = steps - warmup_steps - 1``: from 1 down to ``m`` at the run's last step.
     * ``step``: ``gamma ** floor(s' / step_size)`` (StepLR).
+    * ``plateau``: driven by the validation RMSE instead of the step (needs validation data;
+      ReduceLROnPlateau with a stopping rule). The factor starts at 1; a validation is
+      *significant* if its RMSE is below ``(1 - threshold)`` times the best significant one so far.
+      After ``patience`` validations in a row without a significant one the factor is multiplied
+      by ``gamma`` (floored at ``min_factor``) and the count starts again; once the factor is at
+      ``min_factor``, ``patience`` more such validations end the run (``stopped = "converged"``):
+      the validation error has stopped improving at every learning rate tried. ``steps`` is then
+      only a cap. The factor and the count are saved in ``last.pt``, so a resumed run continues
+      the same schedule.
 
     A linear warm-up multiplies by ``(s + 1) / warmup_steps`` for ``s < warmup_steps``.
     """
@@ -50,14 +59,22 @@ class ScheduleConfig(Section):
     step_size: int = 1000
     gamma: float = 0.5
     min_factor: float = 0.0
+    patience: int = 5
+    threshold: float = 0.01
 
     def _validate(self) -> None:
-        choice(self, "name", ("constant", "cosine", "step"))
+        choice(self, "name", ("constant", "cosine", "step", "plateau"))
         at_least(self, "warmup_steps", 0)
         at_least(self, "step_size", 1)
         positive(self, "gamma")
         if not 0.0 <= self.min_factor <= 1.0:
             raise fail(self, "min_factor", "a number in [0, 1]")
+        at_least(self, "patience", 1)
+        if not 0.0 <= self.threshold < 1.0:
+            raise fail(self, "threshold", "a number in [0, 1)")
+        if self.name == "plateau" and not (self.gamma < 1.0 and self.min_factor > 0.0):
+            raise fail(self, "gamma" if self.gamma >= 1.0 else "min_factor",
+                       "gamma < 1 and min_factor > 0 for the plateau schedule (the factor must fall to a floor)")
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ class FitResult:
 
     Attributes:
         steps: optimiser steps done in total (including those before a resume).
-        stopped: ``"completed"`` (all steps) or ``"early_stopping"``.
+        stopped: ``"completed"`` (all steps), ``"early_stopping"`` or ``"converged"`` (the plateau
+            schedule found no improvement at its lowest learning rate).
         final_loss: the last training loss (None if no step ran in this call).
         final_metrics: the last validation metrics (``val_rmse``, ``val_nrmse``; empty without validation data).
         best_metrics: the metrics of the best validation (lowest ``val_rmse``); empty without validation.

@@ -3,7 +3,7 @@
 One step ``s`` (0-based) of :meth:`Trainer.fit`::
 
     H   = horizon_at(s)                      (curriculum)      p = teacher_forcing_at(s)
-    lr  = optimizer.lr * lr_factor(s) * nan_guard.lr_scale
+    lr  = optimizer.lr * lr_factor(s) * plateau factor * nan_guard.lr_scale   (plateau factor: 1 unless schedule "plateau")
     x   = next global batch (this rank's share)   (b, context_frames + horizon, C, *space)
     u   = model(x[:, :context_frames], H, targets=x[:, context_frames:], teacher_forcing=p, ...)
           (teacher_forcing.per_sample: forcing_mask = rand(b, H - 1) < p instead, one draw per sample and step)
@@ -106,6 +106,10 @@ class Trainer:
             warnings.warn(f"TrainConfig.amp: mixed precision needs CUDA; training on {self.device} in {config.dtype}.",
                           stacklevel=2)
         check_windows(model, train_data, config.context_frames + config.horizon, "training data")
+        if config.schedule.name == "plateau" and val_data is None:
+            raise PhysdiffError("Trainer: schedule 'plateau' lowers the learning rate when the validation RMSE stops "
+                                "improving, but no validation data was given; pass val_data or choose another "
+                                "schedule (e.g. 'cosine').")
         if val_data is not None:
             check_windows(model, val_data, config.context_frames + config.horizon, "validation data")
         self.dist = D.setup(self.device)
@@ -132,6 +136,8 @@ class Trainer:
         self.best_metrics: dict[str, float] = {}
         self.last_metrics: dict[str, float] = {}
         self.bad_validations = 0
+        # plateau schedule: current factor, best significant val_rmse, validations since one
+        self.plateau: dict[str, Any] = {"factor": 1.0, "best": None, "bad": 0}
         self.loss_sum, self.loss_count = 0.0, 0
         self.elapsed = 0.0
         self._fitted = False
@@ -195,6 +201,7 @@ class Trainer:
         self.best_rmse, self.best_step = p["best_rmse"], p["best_step"]
         self.best_metrics, self.last_metrics = dict(p["best_metrics"]), dict(p["last_metrics"])
         self.bad_validations = int(p["bad_validations"])
+        self.plateau = dict(p.get("plateau", self.plateau))  # absent in checkpoints older than the schedule
         self.loss_sum, self.loss_count, self.elapsed = float(p["loss_sum"]), int(p["loss_count"]), float(p["elapsed"])
 
     # ------------------------------------------------------------------ checkpoints and logs
@@ -218,6 +225,7 @@ class Trainer:
             "rng": {"global": global_rng_state(), "teacher_forcing": self.tf_generator.get_state()},
             "progress": {"best_rmse": self.best_rmse, "best_step": self.best_step, "best_metrics": self.best_metrics,
                          "last_metrics": self.last_metrics, "bad_validations": self.bad_validations,
+                         "plateau": dict(self.plateau),
                          "loss_sum": self.loss_sum, "loss_count": self.loss_count, "elapsed": self._elapsed()},
         })
         save_checkpoint(self.out_dir / LAST, payload)
@@ -247,7 +255,7 @@ class Trainer:
         batch = self.stream.next().to(self.device, self.dtype)
         horizon = horizon_at(cfg.curriculum, s, cfg.horizon)
         p = teacher_forcing_at(cfg.teacher_forcing, s)
-        lr = cfg.optimizer.lr * lr_factor(cfg.schedule, s, cfg.steps) * self.guard.lr_scale
+        lr = cfg.optimizer.lr * lr_factor(cfg.schedule, s, cfg.steps) * self.plateau["factor"] * self.guard.lr_scale
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         forcing: dict[str, Any] = {}  # the same draws for the forward and the reversed pass
@@ -339,8 +347,9 @@ class Trainer:
                                batch_size=cfg.val_batch_size or cfg.batch_size, device=self.device, dtype=self.dtype,
                                autocast=self._autocast, dist=self.dist)
 
-    def _after_validation(self, values: dict[str, float]) -> bool:
-        """Log, keep the best model; True if early stopping triggers."""
+    def _after_validation(self, values: dict[str, float]) -> str | None:
+        """Log, keep the best model, step the plateau schedule; the reason to stop, if any
+        (``"early_stopping"`` or ``"converged"``)."""
         self.last_metrics = values
         self._record({"step": self.step, "kind": "val", **values})
         rmse = values["val_rmse"]
@@ -351,8 +360,46 @@ class Trainer:
             self._save_best(values)
         else:
             self.bad_validations += 1
+        if self.config.schedule.name == "plateau" and self._plateau_converged(rmse):
+            return "converged"
         patience = self.config.early_stopping_patience
-        return patience is not None and self.bad_validations >= patience
+        if patience is not None and self.bad_validations >= patience:
+            self._record({"step": self.step, "kind": "event", "event": "early_stopping",
+                          "message": f"no better val_rmse in {patience} validations; best "
+                                     f"{self.best_rmse:g} at step {self.best_step}"})
+            return "early_stopping"
+        return None
+
+    def _plateau_converged(self, rmse: float) -> bool:
+        """One validation of the plateau schedule (see :class:`ScheduleConfig`): lower the factor
+        after ``patience`` validations without a significant improvement; True once that happens
+        at the floor."""
+        sched, state = self.config.schedule, self.plateau
+        if math.isfinite(rmse) and (state["best"] is None or rmse < (1.0 - sched.threshold) * state["best"]):
+            state["best"], state["bad"] = rmse, 0
+            return False
+        state["bad"] += 1
+        if state["bad"] < sched.patience:
+            return False
+        state["bad"] = 0
+        if state["factor"] <= sched.min_factor:
+            self._record({"step": self.step, "kind": "event", "event": "converged",
+                          "message": f"no val_rmse {sched.threshold:.0%} below {state['best']:g} in {sched.patience} "
+                                     f"validations at the lowest learning rate; best {self.best_rmse:g} at step "
+                                     f"{self.best_step}"})
+            state["converged"] = True
+            return True
+        lowered = state["factor"] * sched.gamma
+        # snap to the floor within rounding (1 * 0.1 * 0.1 is 0.010000000000000002, not 0.01)
+        state["factor"] = sched.min_factor if lowered <= sched.min_factor * (1 + 1e-9) else lowered
+        self._record({"step": self.step, "kind": "event", "event": "plateau",
+                      "message": f"no val_rmse {sched.threshold:.0%} below {state['best']:g} in {sched.patience} "
+                                 f"validations; learning-rate factor lowered to {state['factor']:g}"})
+        return False
+
+    def _converged_before(self) -> bool:
+        """Whether a resumed run had already converged under the plateau schedule."""
+        return self.config.schedule.name == "plateau" and bool(self.plateau.get("converged"))
 
     # ------------------------------------------------------------------ the loop
     def fit(self) -> FitResult:
@@ -375,6 +422,8 @@ class Trainer:
         try:
             if patience is not None and self.bad_validations >= patience:
                 stopped = "early_stopping"
+            if self._converged_before():
+                stopped = "converged"
             with compiled_step(self.model, cfg.compile, cfg.checkpoint_rollout):
                 while stopped == "completed" and self.step < cfg.steps:
                     record = self._train_step()
@@ -391,11 +440,7 @@ class Trainer:
                     if self.val_data is not None and (step % cfg.validate_every == 0 or step == cfg.steps):
                         values = self.validate()
                         shown.update(values)
-                        if self._after_validation(values):
-                            stopped = "early_stopping"
-                            self._record({"step": step, "kind": "event", "event": "early_stopping",
-                                          "message": f"no better val_rmse in {patience} validations; best "
-                                                     f"{self.best_rmse:g} at step {self.best_step}"})
+                        stopped = self._after_validation(values) or stopped
                     if step % cfg.checkpoint_every == 0 or step == cfg.steps or stopped != "completed":
                         self._save_last()
                     if self.progress is not None and self.dist.is_main:

@@ -210,7 +210,33 @@ def test_scaled_keeps_at_least_one_step():
     assert macro_only.micro_steps == gray_scott_3d(8).micro_steps
 
 
+def test_until_converged_uses_the_plateau_schedule_for_the_macro_frame_learners_only():
+    from physdiff.experiments import PLATEAU_FLOOR, PLATEAU_GAMMA, PLATEAU_THRESHOLD
+    from physdiff.experiments._run import _config
+
+    base = gray_scott_3d(8)
+    setup = base.until_converged(15)
+    assert (setup.steps, setup.micro_steps, setup.macro_schedule) == (15 * base.steps, base.micro_steps, "plateau")
+    macro = _config(setup, setup.horizon, setup.context_frames, 0, "cpu")
+    assert macro.early_stopping_patience is None  # the schedule's own rule stops the run
+    assert (macro.schedule.name, macro.schedule.gamma, macro.schedule.min_factor, macro.schedule.threshold,
+            macro.schedule.patience) == ("plateau", PLATEAU_GAMMA, PLATEAU_FLOOR, PLATEAU_THRESHOLD, base.patience)
+    micro = _config(setup, setup.horizon, setup.context_frames, 0, "cpu", micro=True)
+    assert (micro.schedule.name, micro.steps, micro.early_stopping_patience) == ("cosine", base.micro_steps,
+                                                                                 base.micro_patience)
+
+
+def test_a_converged_stage_counts_as_stopped_by_validation():
+    run = {"model": "convlstm", "label": "ConvLSTM", "seed": 0, "rmse": 1.0, "mae": 1.0, "nrmse": 1.0,
+           "hct_mean": 1.0, "train_seconds": 1.0, "params": 3, "artefact_ratio": 1.0,
+           "training": {"macro": {"steps": 120, "max_steps": 6000, "stopped": "converged"}}}
+    row, = aggregate([run, {**run, "seed": 1, "training": {"macro": {"steps": 6000, "max_steps": 6000,
+                                                                     "stopped": "completed"}}}])
+    assert (row["steps"], row["early_stopped"], row["seeds"]) == (3060, 1, 2)
+
+
 @pytest.mark.parametrize("changes, match", [
+    ({"macro_schedule": "linear"}, "macro_schedule: expected 'cosine' or 'plateau'"),
     ({"burst": BurstSpec(burst_length=2, burst_every=10, macro_every=2)}, "fewer than the k = 2 micro steps"),
     ({"frames": 20}, "does not divide"),
     ({"frames": 5}, "cannot hold a training window"),
