@@ -199,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
             f"test rollouts (mean ± sample std over seeds); HCT in time units; artefact ratio: high-wavenumber "
             f"energy of the predictions over the truth's, last quarter of the rollouts (1 = as smooth as the truth); "
             f"steps: mean training steps of the last stage, macro or, for the micro-only ablation, the micro "
-            f"pretraining (seeds that early stopping ended)._\n\n" + "\n".join(blocks))
+            f"pretraining (seeds that validation stopped: early stopping or the plateau rule, not the "
+            f"budget)._\n\n" + "\n".join(blocks))
     path = write_marked_block(args.results, args.block, body)
     print(f"\nwrote {path}")
     return 0
