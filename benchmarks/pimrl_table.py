@@ -109,15 +109,23 @@ def _copy_micro_runs(source: Path, target: Path, seeds: int) -> None:
                 print(f"--reuse-micro: copied {finished}")
 
 
-def _macro_protocol(setup: ExperimentSetup) -> str:
-    """How the learners on the macro frames were trained, in words."""
-    if setup.macro_schedule == "plateau":
-        return (f"the models on the macro frames trained until converged: lr {setup.lr:g}, x{PLATEAU_GAMMA:g} after "
-                f"{setup.patience} validations (one every {setup.validate_every} steps) without a validation RMSE "
-                f"{PLATEAU_THRESHOLD:.0%} below the best, down to {PLATEAU_FLOOR:.0%} of lr, where {setup.patience} "
-                f"more such validations end the run (cap {setup.steps} steps)")
-    return (f"at most {setup.steps} training steps per model on the macro frames (lr {setup.lr:g}), early stopping "
-            f"after {setup.patience} validations (one every {setup.validate_every} steps) without improvement")
+def _stage_protocol(schedule: str, steps: int, lr: float, patience: int, every: int) -> str:
+    if schedule == "plateau":
+        return (f"trained until converged: lr {lr:g}, x{PLATEAU_GAMMA:g} after {patience} validations (one every "
+                f"{every} steps) without a validation RMSE {PLATEAU_THRESHOLD:.0%} below the best, down to "
+                f"{PLATEAU_FLOOR:.0%} of lr, where {patience} more such validations end the run (cap {steps} steps)")
+    return (f"at most {steps} steps (lr {lr:g}), early stopping after {patience} validations (one every {every} "
+            f"steps) without improvement")
+
+
+def _protocol(setup: ExperimentSetup) -> str:
+    """How the learners on the macro frames and the PeRCNNs trained on their own were trained, in words."""
+    micro_lr = setup.lr if setup.micro_lr is None else setup.micro_lr
+    macro = _stage_protocol(setup.macro_schedule, setup.steps, setup.lr, setup.patience, setup.validate_every)
+    micro = _stage_protocol(setup.micro_schedule, setup.micro_steps, micro_lr, setup.micro_patience,
+                            setup.micro_validate_every)
+    return (f"the models on the macro frames {macro}; the PeRCNNs trained on their own (PIMRL's micro pretraining, "
+            f"the PeRCNN arm) {micro}")
 
 
 def _missing(results: list[dict], seeds: int) -> str:
@@ -142,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--until-converged", type=float, default=None, metavar="CAP",
                         help="train the learners on the macro frames on the plateau schedule until the validation "
                              "RMSE stops improving, at most CAP times their budget (see ExperimentSetup.macro_schedule)")
+    parser.add_argument("--converge-micro", action="store_true",
+                        help="with --until-converged: the PeRCNNs trained on their own (micro pretraining, PeRCNN arm) "
+                             "on the plateau schedule too, capped at CAP times their budget")
     parser.add_argument("--reuse-micro", default=None, metavar="DIR",
                         help="copy the finished runs that depend only on the PeRCNN budget (micro pretraining, "
                              "PeRCNN arm, micro-only ablation) from the table under DIR instead of retraining them")
@@ -164,7 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.scale != 1.0 or args.macro_scale != 1.0:
             setup = setup.scaled(args.scale * args.macro_scale, micro_factor=args.scale)
         if args.until_converged:
-            setup = setup.until_converged(args.until_converged)
+            setup = setup.until_converged(args.until_converged, micro=args.converge_micro)
+        elif args.converge_micro:
+            parser.error("--converge-micro needs --until-converged CAP")
         if args.reuse_micro:
             _copy_micro_runs(Path(args.reuse_micro) / setup.name, Path(args.out) / setup.name, args.seeds)
         if args.report_only:
@@ -185,10 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             f"### {setup.title}\n\nGrid {'x'.join(map(str, setup.shape))}, micro dt = {setup.dt:g}, "
             f"k = {setup.k} (macro Dt = {setup.macro_dt:g}), bursts of {setup.burst.burst_length} frames every "
             f"{setup.burst.burst_every}, {setup.n_train} training + {setup.n_val} validation + {setup.n_test} test "
-            f"trajectories of {setup.frames} frames; {_macro_protocol(setup)}; the PeRCNNs trained on their own (PIMRL's micro "
-            f"pretraining, the PeRCNN arm): at most {setup.micro_steps} steps (lr "
-            f"{setup.lr if setup.micro_lr is None else setup.micro_lr:g}), patience {setup.micro_patience} "
-            f"validations one every {setup.micro_validate_every} steps; test rollouts of "
+            f"trajectories of {setup.frames} frames; {_protocol(setup)}; test rollouts of "
             f"{len(results[0]['time'])} macro steps. Reduced: {setup.reduced}.\n\n{table}\n\n{_ordering(rows)}"
             f"{_missing(results, args.seeds)}\n"
         )

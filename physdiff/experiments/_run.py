@@ -103,18 +103,18 @@ def _config(setup: ExperimentSetup, horizon: int, context: int, seed: int, devic
     """At most ``setup.steps`` Adam steps at ``setup.lr`` (cosine decay over them), stopping after
     ``setup.patience`` validations without a better validation RMSE, or with
     ``setup.macro_schedule == "plateau"`` until the plateau schedule finds no improvement at its
-    lowest learning rate; ``micro=True``: the cosine budget with the ``micro_*`` settings (a
-    PeRCNN trained on its own)."""
-    schedule = ScheduleConfig(name="cosine", min_factor=0.1)
+    lowest learning rate; ``micro=True``: the same with the ``micro_*`` settings and
+    ``micro_schedule`` (a PeRCNN trained on its own)."""
     if micro:
         steps, lr = setup.micro_steps, setup.lr if setup.micro_lr is None else setup.micro_lr
-        every, patience = setup.micro_validate_every, setup.micro_patience
+        every, patience, name = setup.micro_validate_every, setup.micro_patience, setup.micro_schedule
     else:
-        steps, lr, every, patience = setup.steps, setup.lr, setup.validate_every, setup.patience
-        if setup.macro_schedule == "plateau":
-            schedule = ScheduleConfig(name="plateau", gamma=PLATEAU_GAMMA, min_factor=PLATEAU_FLOOR,
-                                      patience=patience, threshold=PLATEAU_THRESHOLD)
-            patience = None  # the schedule's own rule ends the run
+        steps, lr, every, patience, name = setup.steps, setup.lr, setup.validate_every, setup.patience, setup.macro_schedule
+    schedule = ScheduleConfig(name="cosine", min_factor=0.1)
+    if name == "plateau":
+        schedule = ScheduleConfig(name="plateau", gamma=PLATEAU_GAMMA, min_factor=PLATEAU_FLOOR,
+                                  patience=patience, threshold=PLATEAU_THRESHOLD)
+        patience = None  # the schedule's own rule ends the run
     every = max(1, min(every, steps))
     return TrainConfig(
         steps=steps, batch_size=setup.batch_size, context_frames=context, horizon=horizon,

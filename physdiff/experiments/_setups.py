@@ -59,7 +59,8 @@ class ExperimentSetup:
             ``lr`` until ``patience`` validations bring no validation RMSE 1 % below the best, then
             x0.2, down to 1 % of ``lr``; ``patience`` such validations at 1 % end the run
             (:class:`~physdiff.training.ScheduleConfig`, "converged"), ``steps`` is only a cap.
-            The PeRCNNs trained on their own keep the cosine budget.
+            The PeRCNNs trained on their own follow ``micro_schedule`` (the same choice, with the
+            ``micro_*`` validation interval and patience).
         percnn: keyword arguments of :class:`~physdiff.learners.PeRCNN` (besides channels, ndim, dt, spacing).
         finetune_micro: whether PIMRL's macro training also updates the pretrained micro module (the
             paper fine-tunes the whole model; False keeps the burst-pretrained PeRCNN frozen, because
@@ -99,6 +100,7 @@ class ExperimentSetup:
     batch_size: int = 4
     lr: float = 2e-3
     macro_schedule: str = "cosine"
+    micro_schedule: str = "cosine"
     percnn: dict[str, Any] = field(default_factory=dict)
     percnn_substeps: int = 1
     finetune_micro: bool = False
@@ -110,8 +112,9 @@ class ExperimentSetup:
 
     def __post_init__(self) -> None:
         where = f"ExperimentSetup({self.name!r})"
-        if self.macro_schedule not in ("cosine", "plateau"):
-            raise PhysdiffError(f"{where}: macro_schedule: expected 'cosine' or 'plateau', got {self.macro_schedule!r}.")
+        for name in ("macro_schedule", "micro_schedule"):
+            if getattr(self, name) not in ("cosine", "plateau"):
+                raise PhysdiffError(f"{where}: {name}: expected 'cosine' or 'plateau', got {getattr(self, name)!r}.")
         if self.burst.burst_length - 1 < self.burst.macro_every:
             raise PhysdiffError(
                 f"{where}: bursts of {self.burst.burst_length} frames hold {self.burst.burst_length - 1} micro steps, "
@@ -153,10 +156,12 @@ class ExperimentSetup:
         return replace(self, steps=max(1, round(self.steps * factor)),
                        micro_steps=max(1, round(self.micro_steps * micro_factor)))
 
-    def until_converged(self, cap_factor: float) -> "ExperimentSetup":
+    def until_converged(self, cap_factor: float, *, micro: bool = False) -> "ExperimentSetup":
         """The macro-frame learners trained on the ``plateau`` schedule until their validation RMSE
-        stops improving, with a cap of ``cap_factor`` times ``steps`` (the PeRCNNs' budget unchanged)."""
-        return replace(self.scaled(cap_factor, micro_factor=1.0), macro_schedule="plateau")
+        stops improving, with a cap of ``cap_factor`` times ``steps``; ``micro=True``: the PeRCNNs
+        trained on their own too (cap ``cap_factor`` times ``micro_steps``), else their budget is unchanged."""
+        setup = replace(self.scaled(cap_factor, micro_factor=cap_factor if micro else 1.0), macro_schedule="plateau")
+        return replace(setup, micro_schedule="plateau") if micro else setup
 
 
 #: Xavier gain of the PeRCNNs' Pi-block weights. The Pi-block multiplies its branches, so at

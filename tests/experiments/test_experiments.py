@@ -224,6 +224,10 @@ def test_until_converged_uses_the_plateau_schedule_for_the_macro_frame_learners_
     micro = _config(setup, setup.horizon, setup.context_frames, 0, "cpu", micro=True)
     assert (micro.schedule.name, micro.steps, micro.early_stopping_patience) == ("cosine", base.micro_steps,
                                                                                  base.micro_patience)
+    both = base.until_converged(3, micro=True)  # the PeRCNNs trained on their own converge too
+    micro = _config(both, both.horizon, both.context_frames, 0, "cpu", micro=True)
+    assert (micro.schedule.name, micro.schedule.patience, micro.steps, micro.early_stopping_patience) == (
+        "plateau", base.micro_patience, 3 * base.micro_steps, None)
 
 
 def test_a_converged_stage_counts_as_stopped_by_validation():
@@ -237,6 +241,7 @@ def test_a_converged_stage_counts_as_stopped_by_validation():
 
 @pytest.mark.parametrize("changes, match", [
     ({"macro_schedule": "linear"}, "macro_schedule: expected 'cosine' or 'plateau'"),
+    ({"micro_schedule": "step"}, "micro_schedule: expected 'cosine' or 'plateau'"),
     ({"burst": BurstSpec(burst_length=2, burst_every=10, macro_every=2)}, "fewer than the k = 2 micro steps"),
     ({"frames": 20}, "does not divide"),
     ({"frames": 5}, "cannot hold a training window"),
