@@ -44,6 +44,8 @@ bench: $(STAMP)
 
 results: $(STAMP)
 	$(BIN)/python benchmarks/pimrl_table.py --seeds 3 --threads 1 --out runs/pimrl_table --block current
+	$(BIN)/python benchmarks/pimrl_table.py --until-converged 15 --reuse-micro runs/pimrl_table \
+		--out runs/pimrl_table_converged --seeds 3 --threads 1 --block converged
 
 results-convrnn: $(STAMP)
 	$(BIN)/python benchmarks/convrnn_table.py
