@@ -18,7 +18,8 @@ PeRCNN-budget runs of the main table (``--macro-scale 5 --reuse-micro runs/pimrl
 runs/pimrl_table_macro5x --block macro5x``). ``--until-converged CAP`` trains them instead on
 the plateau schedule until their validation RMSE stops improving at the lowest learning rate
 (``CAP`` times the budget is only a cap): ``--until-converged 15 --reuse-micro runs/pimrl_table
---out runs/pimrl_table_converged --block converged``.
+--out runs/pimrl_table_converged --block converged``; with ``--converge-micro`` (and no
+``--reuse-micro``) the PeRCNNs trained on their own converge the same way.
 """
 
 from __future__ import annotations
