@@ -39,10 +39,14 @@ from ..training import (
 from ._arms import Arm, arms
 from ._setups import ExperimentSetup
 
-#: The plateau protocol (``ExperimentSetup.macro_schedule = "plateau"``): the learning rate falls
-#: x0.2 per plateau, from ``lr`` to 1 % of it (3 reductions); a validation counts as progress if its
-#: RMSE is 1 % below the best so far.
-PLATEAU_GAMMA, PLATEAU_FLOOR, PLATEAU_THRESHOLD = 0.2, 0.01, 0.01
+#: Plateau protocol (``ExperimentSetup.macro_schedule = "plateau"``): factor multiplying the
+#: learning rate at each plateau.
+PLATEAU_GAMMA = 0.2
+#: Plateau protocol: the lowest learning-rate factor (1 % of ``lr``, reached after 3 reductions);
+#: a plateau there ends the run.
+PLATEAU_FLOOR = 0.01
+#: Plateau protocol: a validation counts as progress if its RMSE is this fraction below the best so far.
+PLATEAU_THRESHOLD = 0.01
 
 #: ``progress(message)`` for status lines, ``bar(done, total)`` for the current training.
 Report = Callable[[str], None]
